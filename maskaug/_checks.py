@@ -1,0 +1,96 @@
+"""Argument and shape checks shared by the public functions.
+
+Every check raises with the parameter's name and the value received, so a user can find the
+mistake without reading the library.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+Range = float | tuple[float, float]
+
+
+def check_range(name: str, value: Range, *, low: float, high: float, low_open: bool = False) -> tuple[float, float]:
+    """Validate a number or a ``(low, high)`` pair inside ``[low, high]`` and return it as a pair.
+
+    ``low_open=True`` excludes ``low`` itself (for scales and sigmas that must be positive).
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number or a (low, high) pair, got {value!r}")
+    if isinstance(value, (int, float)):
+        pair = (float(value), float(value))
+    elif isinstance(value, Sequence) and len(value) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    ):
+        pair = (float(value[0]), float(value[1]))
+    else:
+        raise TypeError(f"{name} must be a number or a (low, high) pair, got {value!r}")
+    lo_bracket = "(" if low_open else "["
+    for v in pair:
+        below = v <= low if low_open else v < low
+        if math.isnan(v) or below or v > high:
+            raise ValueError(f"{name} must lie in {lo_bracket}{low}, {high}], got {value!r}")
+    if pair[0] > pair[1]:
+        raise ValueError(f"{name} range must have low <= high, got {value!r}")
+    return pair
+
+
+def check_probability(name: str, value: float) -> float:
+    """Validate a probability in ``[0, 1]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number in [0, 1], got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+    return float(value)
+
+
+def check_positive(name: str, value: float) -> float:
+    """Validate a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a positive number, got {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def check_nonnegative(name: str, value: float) -> float:
+    """Validate a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a non-negative number, got {value!r}")
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+    return float(value)
+
+
+def normalize_dims(name: str, dims: int | Sequence[int], ndim: int, shape: Sequence[int]) -> tuple[int, ...]:
+    """Turn possibly negative axis indices into sorted, unique, non-negative ones.
+
+    Raises:
+        ValueError: an axis out of range for a tensor of rank ``ndim``, a repeated axis, or no axis.
+    """
+    if isinstance(dims, int) and not isinstance(dims, bool):
+        dims = (dims,)
+    if not isinstance(dims, Sequence) or not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {dims!r}")
+    if len(dims) == 0:
+        raise ValueError(f"{name} must name at least one axis, got {dims!r}")
+    out = []
+    for d in dims:
+        if not -ndim <= d < ndim:
+            raise ValueError(f"{name}={tuple(dims)!r} names axis {d}, out of range for shape {tuple(shape)} (rank {ndim})")
+        out.append(d % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}={tuple(dims)!r} repeats an axis for shape {tuple(shape)}")
+    return tuple(sorted(out))
+
+
+def check_floating(name: str, x: torch.Tensor, why: str) -> None:
+    """Raise ``TypeError`` unless ``x`` has a floating dtype."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype {why}, got {x.dtype}")

@@ -1,0 +1,332 @@
+"""Mask samplers and the mask applier.
+
+Samplers see shapes, never pixels: they return boolean masks (``True`` = masked) that broadcast to
+the tensor they describe. :func:`apply_mask` fills the masked elements. Every sampler is
+vectorized over samples: one call draws the masks of a whole batch on the target device.
+
+Axes fall into three roles:
+
+* **masked axes** (``dims``): cut into cells (grid masks) or covered by a box (focal masks);
+* the **channel axis** (``channel_dim``, optional): shared by one mask, or one mask per channel
+  when ``channel_independent=True``;
+* **sample axes**: every other axis (batch, and for example time in per-frame video masks).
+  Each index of the sample axes gets its own mask.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from maskaug import _random
+from maskaug._checks import Range, check_nonnegative, check_range, normalize_dims
+
+Cell = int | None | Sequence[int | None]
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """How the axes of ``shape`` split into sample, channel and masked axes.
+
+    Masks are built in the canonical order ``(*sample, channel, *masked)`` (the channel axis has
+    size 1 when it is absent or shared) and permuted back to the order of ``shape``.
+    """
+
+    shape: tuple[int, ...]
+    masked: tuple[int, ...]
+    channel: int | None
+    sample: tuple[int, ...]
+    channels: int
+
+    @classmethod
+    def of(
+        cls, shape: Sequence[int], dims: int | Sequence[int], channel_dim: int | None, independent: bool
+    ) -> _Geometry:
+        shape = _check_shape(shape)
+        ndim = len(shape)
+        masked = normalize_dims("dims", dims, ndim, shape)
+        channel = None
+        if channel_dim is not None:
+            (channel,) = normalize_dims("channel_dim", channel_dim, ndim, shape)
+            if channel in masked:
+                raise ValueError(f"channel_dim={channel_dim} is also one of dims={tuple(masked)} for shape {shape}")
+        if independent and channel is None:
+            raise ValueError("channel_independent=True needs a channel_dim")
+        sample = tuple(a for a in range(ndim) if a not in masked and a != channel)
+        channels = shape[channel] if (independent and channel is not None) else 1
+        return cls(shape, masked, channel, sample, channels)
+
+    @property
+    def sample_sizes(self) -> tuple[int, ...]:
+        return tuple(self.shape[a] for a in self.sample)
+
+    @property
+    def masked_sizes(self) -> tuple[int, ...]:
+        return tuple(self.shape[a] for a in self.masked)
+
+    def to_layout(self, canonical: torch.Tensor) -> torch.Tensor:
+        """Permute a ``(*sample, channel, *masked)`` tensor into the axis order of ``shape``.
+
+        Without a channel axis the size-1 canonical channel axis is dropped.
+        """
+        order = list(self.sample)
+        if self.channel is None:
+            canonical = canonical.squeeze(len(self.sample))
+        else:
+            order.append(self.channel)
+        order.extend(self.masked)
+        inverse = [order.index(a) for a in range(len(self.shape))]
+        return canonical.permute(inverse)
+
+
+def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(shape, torch.Tensor):
+        raise TypeError("shape must be a sequence of ints (for example x.shape), got a tensor")
+    try:
+        out = tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
+    if any(s < 0 for s in out):
+        raise ValueError(f"shape must not have negative sizes, got {out}")
+    return out
+
+
+def _per_axis_cells(cell: Cell, sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """One cell size per masked axis; ``None`` means the cell spans the whole axis (a tube)."""
+    if cell is None or (isinstance(cell, int) and not isinstance(cell, bool)):
+        cells = (cell,) * len(sizes)
+    elif isinstance(cell, Sequence) and not isinstance(cell, str):
+        cells = tuple(cell)
+        if len(cells) != len(sizes):
+            raise ValueError(f"cell={tuple(cell)!r} gives {len(cells)} sizes for {len(sizes)} masked axes")
+    else:
+        raise TypeError(f"cell must be an int, None, or one of those per masked axis, got {cell!r}")
+    out = []
+    for c, size in zip(cells, sizes):
+        if c is None:
+            out.append(max(size, 1))
+        elif isinstance(c, bool) or not isinstance(c, int):
+            raise TypeError(f"cell must be an int, None, or one of those per masked axis, got {cell!r}")
+        elif c < 1:
+            raise ValueError(f"cell sizes must be >= 1, got cell={cell!r}")
+        else:
+            out.append(c)
+    return tuple(out)
+
+
+def _resolve_device(device: torch.device | str | None) -> torch.device:
+    return torch.device("cpu") if device is None else torch.device(device)
+
+
+def sample_grid_mask(
+    shape: Sequence[int],
+    *,
+    cell: Cell,
+    ratio: Range,
+    dims: int | Sequence[int] = (-2, -1),
+    channel_dim: int | None = None,
+    channel_independent: bool = False,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Random grid mask: exactly ``round(ratio * n_cells)`` cells masked per sample.
+
+    The axes in ``dims`` are cut into cells of size ``cell``, starting at index 0; cells at the far
+    border may be partial. For every sample (every index of the axes that are neither masked nor
+    the channel axis) and, with ``channel_independent=True``, for every channel, the masked cells
+    are a uniformly random subset of size ``round(ratio * n_cells)`` (Python's rounding, half to
+    even). MSCN's ImageNet default is 32-pixel cells and a 15% ratio.
+
+    Args:
+        shape: shape of the tensor the mask is for (for example ``x.shape``).
+        cell: cell size, an int for every masked axis or one per axis. ``None`` makes a cell span
+            the whole axis (for video, ``cell=(None, 16, 16)`` over ``t h w`` gives tube masks).
+        ratio: fraction of cells to mask, in ``[0, 1]``; a ``(low, high)`` pair draws a ratio
+            uniformly per sample (shared by the channels of that sample).
+        dims: the masked axes, any number, at any positions.
+        channel_dim: the channel axis, if any. Without ``channel_independent`` the mask has size 1
+            along it and every channel shares the mask.
+        channel_independent: draw a separate mask for every channel.
+        generator: source of randomness; ``None`` uses torch's default generator.
+        device: device of the returned mask (CPU by default).
+
+    Returns:
+        A bool tensor with ``shape``'s sizes on sample and masked axes, and ``C`` (independent) or
+        1 (shared) on the channel axis, so it broadcasts to ``shape``.
+
+    Shape:
+        - shape: ``(*S, C, *M)`` in any axis order, with ``M`` the masked axes.
+        - output: same rank; channel size ``C`` or ``1``.
+
+    Example:
+        ```python
+        import torch
+        from maskaug import sample_grid_mask
+
+        g = torch.Generator().manual_seed(0)
+        mask = sample_grid_mask((8, 3, 224, 224), cell=32, ratio=0.15, channel_dim=1, generator=g)
+        assert mask.shape == (8, 1, 224, 224)
+        assert mask.float().mean() == 7 * 32 * 32 / 224**2  # round(0.15 * 49) = 7 cells
+        ```
+    """
+    geo = _Geometry.of(shape, dims, channel_dim, channel_independent)
+    ratio_range = check_range("ratio", ratio, low=0.0, high=1.0)
+    device = _resolve_device(device)
+    sizes = geo.masked_sizes
+    cells = _per_axis_cells(cell, sizes)
+    grid = tuple(math.ceil(size / c) for size, c in zip(sizes, cells))
+    n_cells = math.prod(grid)
+
+    ratios = _random.uniform_in(ratio_range, (*geo.sample_sizes, 1, 1), generator=generator, device=device)
+    counts = torch.round(ratios * n_cells)
+    scores = _random.rand((*geo.sample_sizes, geo.channels, n_cells), generator=generator, device=device)
+    ranks = scores.argsort(dim=-1).argsort(dim=-1)
+    canonical = (ranks < counts).reshape(*geo.sample_sizes, geo.channels, *grid)
+
+    first = len(geo.sample) + 1
+    for offset, (size, c) in enumerate(zip(sizes, cells)):
+        owner = torch.arange(size, device=device) // c
+        canonical = canonical.index_select(first + offset, owner)
+    return geo.to_layout(canonical)
+
+
+def sample_focal_mask(
+    shape: Sequence[int],
+    *,
+    scale: Range,
+    dims: int | Sequence[int] = (-2, -1),
+    channel_dim: int | None = None,
+    channel_independent: bool = False,
+    invert: bool = False,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Focal mask: one axis-aligned box per sample, placed uniformly.
+
+    The box spans ``max(1, round(s * L))`` elements of every masked axis of length ``L``, with one
+    scale ``s`` per sample (drawn uniformly from ``scale`` when it is a range, shared by all masked
+    axes so the box keeps the input's aspect ratio). Its start along each axis is uniform over
+    every position where it fits. With ``channel_independent=True`` every channel gets its own box
+    position (the scale stays per sample).
+
+    Args:
+        shape: shape of the tensor the mask is for.
+        scale: box extent as a fraction of each masked axis, in ``(0, 1]``, or a ``(low, high)``
+            range drawn per sample.
+        dims: the masked axes.
+        channel_dim: the channel axis, if any.
+        channel_independent: draw a separate box for every channel.
+        invert: mask everything *outside* the box (keep a focal window) instead of the box.
+        generator: source of randomness; ``None`` uses torch's default generator.
+        device: device of the returned mask (CPU by default).
+
+    Returns:
+        A bool tensor that broadcasts to ``shape`` (channel size ``C`` or ``1``).
+
+    Shape:
+        - shape: ``(*S, C, *M)`` in any axis order.
+        - output: same rank; channel size ``C`` or ``1``.
+
+    Example:
+        ```python
+        import torch
+        from maskaug import sample_focal_mask
+
+        mask = sample_focal_mask((4, 64, 64), scale=0.5, generator=torch.Generator().manual_seed(0))
+        assert mask.shape == (4, 64, 64)
+        assert (mask.sum(dim=(1, 2)) == 32 * 32).all()
+        ```
+    """
+    geo = _Geometry.of(shape, dims, channel_dim, channel_independent)
+    scale_range = check_range("scale", scale, low=0.0, high=1.0, low_open=True)
+    if not isinstance(invert, bool):
+        raise TypeError(f"invert must be a bool, got {invert!r}")
+    device = _resolve_device(device)
+    sizes = geo.masked_sizes
+    n_masked = len(sizes)
+
+    scales = _random.uniform_in(scale_range, (*geo.sample_sizes, 1), generator=generator, device=device)
+    where = _random.rand((*geo.sample_sizes, geo.channels, n_masked), generator=generator, device=device)
+    box = torch.ones((*geo.sample_sizes, geo.channels, *(1,) * n_masked), dtype=torch.bool, device=device)
+    for axis, size in enumerate(sizes):
+        extent = torch.round(scales * size).clamp(min=1)
+        start = torch.floor(where[..., axis].double() * (size - extent + 1).clamp(min=1))
+        index = torch.arange(size, device=device, dtype=torch.float64)
+        inside = (index >= start[..., None]) & (index < (start + extent)[..., None])
+        view = [1] * n_masked
+        view[axis] = size
+        box = box & inside.reshape(*inside.shape[:-1], *view)
+    if invert:
+        box = ~box
+    return geo.to_layout(box)
+
+
+def apply_mask(
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    fill: str = "noise",
+    noise_std: float = 1.0,
+    value: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Return a copy of ``x`` whose masked elements are filled; the rest is bit-identical.
+
+    Args:
+        x: the input; never modified.
+        mask: bool tensor that broadcasts to ``x.shape`` (``True`` = masked).
+        fill: ``"noise"`` for fresh iid Gaussian noise ``N(0, noise_std**2)`` per masked element,
+            ``"constant"`` for ``value``. On a high-passed input 0 means "no information", so
+            ``fill="constant"`` with ``value=0`` is the plain MSCN mask.
+        noise_std: standard deviation of the noise fill (>= 0).
+        value: the constant fill.
+        generator: source of the noise; ``None`` uses torch's default generator.
+
+    Returns:
+        A new tensor with ``x``'s shape, dtype and device.
+
+    Shape:
+        - x: any shape.
+        - mask: broadcastable to ``x.shape``.
+        - output: ``x.shape``.
+
+    Example:
+        ```python
+        import torch
+        from maskaug import apply_mask
+
+        x = torch.randn(2, 3, 8, 8)
+        mask = torch.zeros(2, 1, 8, 8, dtype=torch.bool)
+        mask[:, :, :4] = True
+        y = apply_mask(x, mask, fill="constant", value=0.0)
+        assert (y[:, :, :4] == 0).all() and torch.equal(y[:, :, 4:], x[:, :, 4:])
+        ```
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise TypeError(f"mask must be a bool tensor, got {got}")
+    try:
+        broadcast = torch.broadcast_shapes(mask.shape, x.shape)
+    except RuntimeError:
+        broadcast = None
+    if broadcast != x.shape:
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to x of shape {tuple(x.shape)}")
+    if fill == "noise":
+        if not x.is_floating_point():
+            raise TypeError(f"fill='noise' needs a floating x, got {x.dtype}; use fill='constant'")
+        std = check_nonnegative("noise_std", noise_std)
+        filler = _random.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * std
+    elif fill == "constant":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"value must be a number, got {value!r}")
+        if not x.is_floating_point() and value != int(value):
+            raise ValueError(f"value={value!r} is not representable in x's dtype {x.dtype}")
+        filler = torch.tensor(value, dtype=x.dtype, device=x.device)
+    else:
+        raise ValueError(f"fill must be 'noise' or 'constant', got {fill!r}")
+    return torch.where(mask.to(x.device), filler, x)
