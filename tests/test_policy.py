@@ -1,0 +1,228 @@
+"""MSCNMask: the whole policy, its randomness, its layouts and its errors."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch.utils.data import DataLoader, Dataset
+
+from maskaug import MSCNMask, apply_mask, highpass
+
+
+def gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def small(**kwargs) -> MSCNMask:
+    options = dict(layout="b c h w", cell=4, highpass_sigma=1.0)
+    options.update(kwargs)
+    return MSCNMask(**options)
+
+
+def test_same_seed_same_output_and_different_samples():
+    x = torch.randn(6, 3, 32, 32)
+    a = small(generator=gen(0))(x)
+    b = small(generator=gen(0))(x)
+    c = small(generator=gen(1))(x)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    _, mask = small(generator=gen(0), return_mask=True, fill="constant")(x)
+    assert all(not torch.equal(mask[0], mask[i]) for i in range(1, 6))
+
+
+def test_generator_leaves_global_rng_untouched():
+    x = torch.randn(4, 3, 16, 16)
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    small(generator=gen(3), p=0.5, channel_independent_prob=0.5)(x)
+    assert torch.equal(torch.rand(4), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_dtype_shape_and_input_preserved(dtype):
+    x = torch.randn(3, 3, 16, 16).to(dtype)
+    before = x.clone()
+    y, mask = small(return_mask=True, generator=gen(0))(x)
+    assert y.dtype == dtype and y.shape == x.shape and mask.dtype == torch.bool
+    assert torch.equal(x, before)
+
+
+def test_unmasked_elements_are_the_highpassed_input():
+    x = torch.randn(4, 3, 16, 16)
+    y, mask = small(return_mask=True, generator=gen(0))(x)
+    hp = highpass(x, 1.0)
+    keep = ~mask.expand_as(x)
+    assert torch.equal(y[keep], hp[keep])
+
+
+def test_batch_of_size_zero():
+    y, mask = small(return_mask=True)(torch.randn(0, 3, 16, 16))
+    assert y.shape == (0, 3, 16, 16) and mask.shape[0] == 0
+
+
+def test_sample_of_batch_equals_unbatched_call_with_the_same_mask():
+    x = torch.randn(4, 3, 16, 16)
+    batched = small(fill="constant", return_mask=True, generator=gen(0))
+    y, mask = batched(x)
+    for i in range(4):
+        single = highpass(x[i], 1.0)
+        assert torch.equal(y[i], apply_mask(single, mask[i], fill="constant", value=0.0))
+
+
+def test_policy_choices_are_per_sample():
+    x = torch.zeros(400, 3, 16, 16)
+    _, mask = small(fill="constant", return_mask=True, focal_prob=0.5, channel_independent_prob=0.5, p=0.8,
+                    highpass_sigma=None, generator=gen(0))(x)
+    masked_any = mask.flatten(1).any(dim=1)
+    assert 0.7 < masked_any.float().mean() < 0.9
+    independent = (mask != mask[:, :1]).flatten(1).any(dim=1)
+    assert 0.3 < independent.float().mean() < 0.7
+    grid_like = torch.stack([_is_grid(m[0], 4, 0.15) for m in mask])
+    assert 0.3 < (grid_like & masked_any).float().mean() / masked_any.float().mean() < 0.7
+
+
+def _is_grid(mask2d: torch.Tensor, cell: int, ratio: float) -> torch.Tensor:
+    cells = mask2d.reshape(16 // cell, cell, 16 // cell, cell)
+    uniform = (cells.all(dim=(1, 3)) | ~cells.any(dim=(1, 3))).all()
+    return uniform & (cells[:, 0, :, 0].sum() == round(ratio * (16 // cell) ** 2))
+
+
+def test_grid_only_policy_has_exact_counts_per_channel():
+    _, mask = small(return_mask=True, focal_prob=0.0, channel_independent_prob=1.0, ratio=0.25, generator=gen(0))(
+        torch.randn(8, 3, 16, 16)
+    )
+    assert mask.shape == (8, 3, 16, 16)
+    per_channel = mask.reshape(8, 3, 4, 4, 4, 4)[:, :, :, 0, :, 0].sum(dim=(2, 3))
+    assert (per_channel == 4).all()
+    assert (mask != mask[:, :1]).any()
+
+
+def test_shared_channels_without_independence():
+    _, mask = small(return_mask=True, channel_independent_prob=0.0)(torch.randn(4, 3, 16, 16))
+    assert mask.shape == (4, 1, 16, 16)
+
+
+@pytest.mark.parametrize("fill", ["noise", "constant"])
+def test_p_zero_leaves_highpassed_input(fill):
+    x = torch.randn(4, 3, 16, 16)
+    assert torch.equal(small(p=0.0, fill=fill)(x), highpass(x, 1.0))
+
+
+def test_video_per_frame_and_tube_masks():
+    x = torch.randn(2, 3, 6, 16, 16)
+    per_frame = MSCNMask(layout="b c t h w", mask_axes="h w", cell=4, focal_prob=0.0, channel_independent_prob=0.0,
+                         highpass_sigma=1.0, return_mask=True, generator=gen(0))
+    _, mask = per_frame(x)
+    assert mask.shape == (2, 1, 6, 16, 16)
+    assert any(not torch.equal(mask[:, :, 0], mask[:, :, t]) for t in range(1, 6))
+    tube = MSCNMask(layout="b c t h w", cell={"t": None, "h": 4, "w": 4}, focal_prob=0.0, highpass_sigma=None,
+                    return_mask=True, generator=gen(0))
+    _, mask = tube(x)
+    assert (mask == mask[:, :, :1]).all()
+
+
+def test_spectrogram_layout_masks_frequency_and_time():
+    x = torch.randn(2, 1, 32, 100)
+    mask_module = MSCNMask(layout="b c f t", cell=(8, 10), highpass_sigma=1.0, return_mask=True, focal_prob=0.0,
+                           generator=gen(0))
+    y, mask = mask_module(x)
+    assert y.shape == x.shape and mask.shape == (2, 1, 32, 100)
+    assert int(mask[0].sum()) == round(0.15 * 40) * 80
+
+
+def test_unbatched_single_sample_in_a_worker_layout():
+    y, mask = MSCNMask(return_mask=True, generator=gen(0))(torch.randn(3, 64, 64))
+    assert y.shape == (3, 64, 64) and mask.shape == (3, 64, 64)
+
+
+def test_compiles_without_graph_breaks():
+    module = small()
+    compiled = torch.compile(module, fullgraph=True, backend="eager")
+    torch.manual_seed(0)
+    expected = module(torch.ones(2, 3, 16, 16))
+    torch.manual_seed(0)
+    assert torch.equal(compiled(torch.ones(2, 3, 16, 16)), expected)
+
+
+def test_pickles_and_reprs():
+    module = small(generator=gen(4))
+    clone = pickle.loads(pickle.dumps(module))
+    x = torch.randn(2, 3, 16, 16)
+    assert torch.equal(module(x), clone(x))
+    text = repr(module)
+    for part in ("layout='b c h w'", "cell=(4, 4)", "ratio=0.15", "focal_prob=0.4", "noise_std=0.2"):
+        assert part in text
+
+
+class _Constant(Dataset):
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        return self.transform(torch.zeros(1, 16, 16))
+
+
+def test_dataloader_workers_draw_different_masks():
+    transform = MSCNMask(cell=4, highpass_sigma=None, fill="constant", value=1.0, focal_prob=0.0)
+    loader = DataLoader(_Constant(transform), batch_size=4, num_workers=2, generator=gen(0))
+    first, second = list(loader)
+    assert not torch.equal(first, second), "two workers produced the same masks"
+    again = torch.cat(list(DataLoader(_Constant(transform), batch_size=4, num_workers=2, generator=gen(0))))
+    assert torch.equal(torch.cat([first, second]), again), "seeded DataLoader must reproduce"
+
+
+@given(seed=st.integers(0, 2**32), ratio=st.floats(0, 1), focal=st.floats(0, 1), indep=st.floats(0, 1))
+def test_masked_fraction_is_sane(seed, ratio, focal, indep):
+    _, mask = small(ratio=ratio, focal_prob=focal, channel_independent_prob=indep, return_mask=True,
+                    generator=gen(seed))(torch.randn(3, 3, 16, 16))
+    assert mask.shape[1] in (1, 3)
+    if focal == 0:
+        per_unit = mask.reshape(3, mask.shape[1], -1).sum(-1)
+        assert (per_unit == round(ratio * 16) * 16).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(ratio=-0.1), ValueError, "ratio"),
+        (dict(ratio=(0.2, 0.1)), ValueError, "ratio"),
+        (dict(cell=0), ValueError, "cell"),
+        (dict(cell={"h": 4}), ValueError, "cell"),
+        (dict(cell="4"), TypeError, "cell"),
+        (dict(focal_prob=1.5), ValueError, "focal_prob"),
+        (dict(focal_scale=0.0), ValueError, "focal_scale"),
+        (dict(channel_independent_prob=-1), ValueError, "channel_independent_prob"),
+        (dict(p=2), ValueError, "'p'|p must"),
+        (dict(fill="zeros"), ValueError, "fill"),
+        (dict(noise_std=-1.0), ValueError, "noise_std"),
+        (dict(highpass_sigma=0.0), ValueError, "highpass_sigma"),
+        (dict(highpass_kernel_size=4), ValueError, "kernel_size"),
+        (dict(layout="b c h h"), ValueError, "repeats axis 'h'"),
+        (dict(layout="b c h-w"), ValueError, "invalid axis name"),
+        (dict(layout=""), ValueError, "at least one axis"),
+        (dict(mask_axes="z"), ValueError, "mask_axes names axis 'z'"),
+        (dict(mask_axes="c"), ValueError, "mask_axes"),
+        (dict(highpass_axes="q"), ValueError, "highpass_axes"),
+        (dict(generator=0), TypeError, "generator"),
+    ],
+)
+def test_bad_arguments_name_the_parameter(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        small(**kwargs)
+
+
+def test_layout_rank_mismatch_names_layout_and_shape():
+    with pytest.raises(ValueError, match=r"layout 'b c h w' expects a 4-d tensor, got shape \(3, 16, 16\)"):
+        small()(torch.randn(3, 16, 16))
+
+
+def test_integer_input_is_refused():
+    with pytest.raises(TypeError, match="floating"):
+        small()(torch.zeros(2, 3, 16, 16, dtype=torch.uint8))
