@@ -1,0 +1,1 @@
+"""Speed benchmarks of maskaug's high-pass and masking policies."""

@@ -1,0 +1,211 @@
+"""CPU speed of maskaug's high-pass and masking, against torchvision peers and a SimCLR pipeline.
+
+Times, in one run, each operation on one ``3x224x224`` sample (as in a DataLoader worker) and on a
+batch: the median over ``--repeats`` timed calls after a warm-up. Then measures a standard
+torchvision v2 SimCLR CPU pipeline in views per second, with and without :class:`MSCNMask`
+appended, to give the cost of masking in the data loader. Prints a table and writes JSON.
+
+Run from the repository root::
+
+    python -m benchmarks.masking.cpu --repeats 30 --batch 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import torchvision
+from torchvision.transforms import v2
+
+import maskaug
+from maskaug import MSCNMask, highpass
+
+DEFAULT_OUT = Path(__file__).parent / "results" / "cpu.json"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+SIZE = 224
+#: A typical ImageNet photograph, height x width.
+PHOTO_SIZE = (375, 500)
+WARMUP = 3
+
+#: (numerator, denominator) rows compared in the ratio table.
+RATIOS = (
+    ("MSCNMask", "clone"),
+    ("MSCNMask", "GaussianBlur(23)"),
+    ("MSCNMask", "RandomErasing"),
+    ("highpass k31", "GaussianBlur(31)"),
+    ("highpass k11", "highpass k31"),
+)
+
+Op = Callable[[torch.Tensor], object]
+
+
+def median_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``fn()`` in milliseconds, after ``WARMUP`` untimed calls."""
+    for _ in range(WARMUP):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def per_sample(op: Op) -> Op:
+    """Apply ``op`` to each sample of a batch in a Python loop (for one-box-per-call transforms)."""
+    return lambda batch: [op(sample) for sample in batch]
+
+
+def operations(layout: str, batched: bool, generator: torch.Generator) -> dict[str, Op]:
+    """The timed operations, in table order, for one sample (``"c h w"``) or a batch."""
+    erasing = v2.RandomErasing(p=1.0, value="random")
+    return {
+        "clone": torch.Tensor.clone,
+        "highpass k31": lambda x: highpass(x, 5.0),
+        "highpass k11": lambda x: highpass(x, 5.0, kernel_size=11),
+        "MSCNMask": MSCNMask(layout=layout, generator=generator),
+        "RandomErasing": per_sample(erasing) if batched else erasing,
+        "GaussianBlur(23)": v2.GaussianBlur(kernel_size=23, sigma=5.0),
+        "GaussianBlur(31)": v2.GaussianBlur(kernel_size=31, sigma=5.0),
+    }
+
+
+def simclr_pipeline() -> v2.Compose:
+    """The standard SimCLR view augmentation, as a torchvision v2 CPU pipeline on uint8 images."""
+    return v2.Compose(
+        [
+            v2.RandomResizedCrop(SIZE),
+            v2.RandomHorizontalFlip(),
+            v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
+            v2.RandomGrayscale(p=0.2),
+            v2.RandomApply([v2.GaussianBlur(kernel_size=23)], p=0.5),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+def views_per_second(pipeline: Op, image: torch.Tensor, views: int, repeats: int) -> float:
+    """Views per second of ``pipeline`` on ``image``, from the median time of ``views`` calls."""
+    ms = median_ms(lambda: [pipeline(image) for _ in range(views)], repeats)
+    return views / (ms / 1e3)
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo, or the platform's description where there is none."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run(repeats: int, batch: int, seed: int = 0) -> dict:
+    """Time every operation and the SimCLR pipeline; return the results as a JSON-ready dict."""
+    generator = torch.Generator().manual_seed(seed)
+    inputs = {
+        "sample": torch.randn(3, SIZE, SIZE, generator=generator),
+        "batch": torch.randn(batch, 3, SIZE, SIZE, generator=generator),
+    }
+    timings = {}
+    for kind, x in inputs.items():
+        batched = kind == "batch"
+        ops = operations("b c h w" if batched else "c h w", batched, generator)
+        timings[kind] = {name: median_ms(lambda op=op: op(x), repeats) for name, op in ops.items()}
+    ratios = {
+        kind: {f"{num} / {den}": row[num] / row[den] for num, den in RATIOS} for kind, row in timings.items()
+    }
+
+    photo = torch.randint(0, 256, (3, *PHOTO_SIZE), dtype=torch.uint8, generator=generator)
+    plain = simclr_pipeline()
+    masked = v2.Compose([plain, MSCNMask(layout="c h w", generator=generator)])
+    rate = views_per_second(plain, photo, batch, repeats)
+    rate_masked = views_per_second(masked, photo, batch, repeats)
+    pipeline = {
+        "input": f"uint8 3x{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}",
+        "views_per_repeat": batch,
+        "simclr_views_per_s": rate,
+        "simclr_mscn_views_per_s": rate_masked,
+        "mscn_cost_percent": 100 * (rate / rate_masked - 1),
+    }
+    return {"timings_ms": timings, "ratios": ratios, "pipeline": pipeline}
+
+
+def format_report(result: dict) -> str:
+    """The results as plain-text tables."""
+    timings, ratios, pipe = result["timings_ms"], result["ratios"], result["pipeline"]
+    batch = f"batch {result['batch']}x3x{SIZE}x{SIZE}"
+    lines = [
+        f"{result['device']}, torch {result['torch']}, {result['threads']} threads, {result['date']}",
+        f"1-minute load average: {result['load_average_1min']['before']:.2f} before, "
+        f"{result['load_average_1min']['after']:.2f} after",
+        "",
+        f"{'median ms':<22}{'sample 3x224x224':>18}{batch:>24}",
+    ]
+    lines += [f"{name:<22}{timings['sample'][name]:>18.3f}{timings['batch'][name]:>24.3f}" for name in timings["sample"]]
+    lines += ["", f"{'ratio':<36}{'sample':>10}{'batch':>10}"]
+    lines += [f"{name:<36}{ratios['sample'][name]:>10.2f}{ratios['batch'][name]:>10.2f}" for name in ratios["sample"]]
+    lines += [
+        "",
+        f"SimCLR pipeline ({pipe['input']}): {pipe['simclr_views_per_s']:.1f} views/s; "
+        f"with MSCNMask: {pipe['simclr_mscn_views_per_s']:.1f} views/s; cost {pipe['mscn_cost_percent']:+.1f}%",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30, help="timed calls per row (median reported)")
+    parser.add_argument("--batch", type=int, default=32, help="batch size, and views per pipeline repeat")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON result path")
+    args = parser.parse_args(argv)
+    for name in ("repeats", "batch", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    argv = sys.argv[1:] if argv is None else argv
+    load_before = os.getloadavg()[0]
+    timed = run(args.repeats, args.batch)
+    result = {
+        "device": cpu_name(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "maskaug": maskaug.__version__,
+        "threads": torch.get_num_threads(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": shlex.join(["python", "-m", "benchmarks.masking.cpu", *argv]),
+        "repeats": args.repeats,
+        "warmup": WARMUP,
+        "batch": args.batch,
+        # Other processes on the machine slow the timings down; the 1-minute load shows how busy it was.
+        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
+        **timed,
+    }
+    print(format_report(result))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Documentation sources and the scripts that generate their figures and tables."""

@@ -1,0 +1,1 @@
+"""Scripts that generate the documentation's figures and tables."""

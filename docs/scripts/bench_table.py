@@ -1,0 +1,68 @@
+"""Render the committed CPU benchmark JSON as markdown, for the documentation.
+
+Used two ways:
+
+* as an mkdocs hook (``hooks:`` in ``mkdocs.yml``): a page line that is exactly ``MARKER`` is
+  replaced by the tables, so the site always shows the committed JSON, never a pasted copy;
+* from the command line, to print the markdown: ``python -m docs.scripts.bench_table [JSON]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_JSON = ROOT / "benchmarks" / "masking" / "results" / "cpu.json"
+MARKER = "<!-- cpu-benchmark-table -->"
+
+
+def render(result: dict) -> str:
+    """Markdown tables for a result written by ``benchmarks.masking.cpu``."""
+    timings, ratios, pipe = result["timings_ms"], result["ratios"], result["pipeline"]
+    load = result["load_average_1min"]
+    lines = [
+        f"Measured on **{result['device']}** with {result['threads']} threads, torch {result['torch']}, "
+        f"torchvision {result['torchvision']}, on {result['date']} "
+        f"(1-minute load average {load['before']:.2f} before, {load['after']:.2f} after). "
+        f"Median of {result['repeats']} timed calls after {result['warmup']} warm-up calls. Command:",
+        "",
+        "```bash",
+        result["command"],
+        "```",
+        "",
+        f"| operation | one sample 3x224x224 (ms) | batch {result['batch']}x3x224x224 (ms) |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {name} | {timings['sample'][name]:.3f} | {timings['batch'][name]:.3f} |" for name in timings["sample"]]
+    lines += ["", "| ratio | one sample | batch |", "|---|---:|---:|"]
+    lines += [f"| {name} | {ratios['sample'][name]:.2f} | {ratios['batch'][name]:.2f} |" for name in ratios["sample"]]
+    lines += [
+        "",
+        f"| SimCLR CPU pipeline, input {pipe['input']} | views/s |",
+        "|---|---:|",
+        f"| torchvision v2 SimCLR augmentation | {pipe['simclr_views_per_s']:.1f} |",
+        f"| same + `MSCNMask(layout=\"c h w\")` | {pipe['simclr_mscn_views_per_s']:.1f} |",
+        f"| cost of masking | {pipe['mscn_cost_percent']:+.1f}% |",
+    ]
+    return "\n".join(lines)
+
+
+def on_page_markdown(markdown: str, **context: object) -> str:
+    """mkdocs hook: replace ``MARKER`` lines with the tables from the committed JSON."""
+    if MARKER not in markdown:
+        return markdown
+    table = render(json.loads(DEFAULT_JSON.read_text()))
+    return "\n".join(table if line.strip() == MARKER else line for line in markdown.splitlines())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", nargs="?", type=Path, default=DEFAULT_JSON, help="benchmark result file")
+    args = parser.parse_args(argv)
+    print(render(json.loads(args.json.read_text())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Draw the documentation's figures from scikit-image's bundled photographs.
+
+Run from the repository root::
+
+    python -m docs.scripts.make_figures [--out DIR]
+
+Photographs are resized and centre-cropped to 224 pixels and normalized with the ImageNet mean and
+standard deviation, as a backbone sees them. All randomness comes from seeded ``torch.Generator``
+objects, so every run draws the same pictures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from PIL import Image  # noqa: E402
+from skimage import data  # noqa: E402
+
+from maskaug import apply_mask, highpass, mscn_views, sample_focal_mask, sample_grid_mask  # noqa: E402
+
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "assets" / "figures"
+SIZE = 224
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+SIGMA = 5.0
+CELL = 32
+#: Masking ratio of the single-mask panels: the paper's mask-only setting, and easy to see.
+RATIO = 0.3
+#: High-passed values are shown as ``0.5 + x / (2 * HP_SCALE)``: 0 is mid-grey, +-HP_SCALE saturate.
+HP_SCALE = 1.5
+SEED = 0
+PANEL_INCHES = 2.2
+DPI = 90
+#: Colours of the saved PNGs: a 256-colour palette keeps each figure small enough to commit.
+PALETTE = 256
+CHANNELS = (("R", "tab:red"), ("G", "tab:green"), ("B", "tab:blue"))
+HIST_BINS = np.linspace(-3.0, 3.0, 121)
+
+
+def load_photo(name: str) -> torch.Tensor:
+    """A scikit-image photograph as a normalized ``3x224x224`` float tensor."""
+    rgb = torch.from_numpy(getattr(data, name)()).permute(2, 0, 1).float().div(255)
+    height, width = rgb.shape[1:]
+    scale = SIZE / min(height, width)
+    size = (round(height * scale), round(width * scale))
+    rgb = F.interpolate(rgb[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    top, left = (size[0] - SIZE) // 2, (size[1] - SIZE) // 2
+    rgb = rgb[:, top : top + SIZE, left : left + SIZE].clamp(0, 1)
+    return (rgb - MEAN) / STD
+
+
+def raw_rgb(x: torch.Tensor) -> np.ndarray:
+    """A normalized image back to displayable RGB in [0, 1]."""
+    return (x * STD + MEAN).clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def highpassed_rgb(x: torch.Tensor) -> np.ndarray:
+    """A high-passed image mapped to [0, 1] with the fixed symmetric scale ``HP_SCALE``."""
+    return (0.5 + x / (2 * HP_SCALE)).clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def edge_strength(x: torch.Tensor) -> np.ndarray:
+    """Gradient magnitude summed over channels (forward differences), for showing edges."""
+    dy = F.pad(x[:, 1:] - x[:, :-1], (0, 0, 0, 1))
+    dx = F.pad(x[:, :, 1:] - x[:, :, :-1], (0, 1))
+    return (dx**2 + dy**2).sqrt().sum(0).numpy()
+
+
+def show(ax: plt.Axes, image: np.ndarray, title: str, **imshow) -> None:
+    ax.imshow(image, interpolation="nearest", **imshow)
+    ax.set_title(title, fontsize=8)
+    ax.set_axis_off()
+
+
+def histogram(ax: plt.Axes, x: torch.Tensor, title: str) -> None:
+    """Per-channel histograms of ``x`` (log density), with the fill value 0 marked."""
+    for (name, colour), channel in zip(CHANNELS, x):
+        ax.hist(channel.flatten().numpy(), bins=HIST_BINS, histtype="step", color=colour, label=name, density=True)
+    ax.axvline(0.0, color="black", linestyle=":", linewidth=1, label="fill 0")
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=8)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=6, loc="upper right")
+
+
+def grid(generator: torch.Generator, **options) -> torch.Tensor:
+    return sample_grid_mask((3, SIZE, SIZE), cell=CELL, ratio=RATIO, channel_dim=0, generator=generator, **options)
+
+
+def focal(generator: torch.Generator, **options) -> torch.Tensor:
+    return sample_focal_mask((3, SIZE, SIZE), scale=0.5, channel_dim=0, generator=generator, **options)
+
+
+def masked_views_figure(photo: torch.Tensor, generator: torch.Generator) -> plt.Figure:
+    """The photo, single masking options, and MSCN's four views."""
+    hp = highpass(photo, SIGMA)
+    shared = grid(generator)
+    zero = dict(fill="constant", value=0.0)
+    views = mscn_views(layout="c h w", generator=generator)
+    panels = [
+        (raw_rgb(photo), "photo"),
+        (highpassed_rgb(hp), f"high-pass (sigma {SIGMA:g})"),
+        (raw_rgb(apply_mask(photo, shared, **zero)), f"grid {CELL} px, {RATIO:.0%}, fill 0, raw"),
+        (highpassed_rgb(apply_mask(hp, shared, **zero)), "same grid after high-pass"),
+        (highpassed_rgb(apply_mask(hp, shared, fill="noise", noise_std=0.2, generator=generator)), "noise fill (std 0.2)"),
+        (highpassed_rgb(apply_mask(hp, grid(generator, channel_independent=True), **zero)), "channel-independent grid"),
+        (highpassed_rgb(apply_mask(hp, focal(generator), **zero)), "focal: mask a block"),
+        (highpassed_rgb(apply_mask(hp, focal(generator, invert=True), **zero)), "inverted focal: keep a window"),
+    ]
+    ratios = [m.ratio[0] for m in views.views]
+    panels += [(highpassed_rgb(v), f"mscn_views #{i + 1} (ratio {r:.2f})") for i, (v, r) in enumerate(zip(views(photo), ratios))]
+    fig, axes = plt.subplots(3, 4, figsize=(4 * PANEL_INCHES, 3 * PANEL_INCHES))
+    for ax, (image, title) in zip(axes.flat, panels):
+        show(ax, image, title)
+    fig.tight_layout()
+    return fig
+
+
+def highpass_figure(photo: torch.Tensor, generator: torch.Generator) -> plt.Figure:
+    """High-pass filtering, mask edges with and without it, and colour histograms (Figures 1b, 2, 7)."""
+    hp = highpass(photo, SIGMA)
+    mask = grid(generator)
+    masked_raw = apply_mask(photo, mask, fill="constant", value=0.0)
+    masked_hp = apply_mask(hp, mask, fill="constant", value=0.0)
+    edge_max = float(np.percentile(edge_strength(masked_raw), 99.5))
+    fig, axes = plt.subplots(3, 4, figsize=(4 * PANEL_INCHES, 3 * PANEL_INCHES))
+    row = axes[0]
+    show(row[0], raw_rgb(photo), "photo (normalized)")
+    show(row[1], raw_rgb(photo - hp), f"blur (sigma {SIGMA:g}, 31 taps)")
+    show(row[2], highpassed_rgb(hp), "high-pass, 31 taps")
+    show(row[3], highpassed_rgb(highpass(photo, SIGMA, kernel_size=11)), "high-pass, 11 taps")
+    row = axes[1]
+    show(row[0], raw_rgb(masked_raw), "raw + grid mask, fill 0")
+    show(row[1], highpassed_rgb(masked_hp), "high-pass + same mask, fill 0")
+    show(row[2], edge_strength(masked_raw), "edges of raw + mask", cmap="magma", vmin=0, vmax=edge_max)
+    show(row[3], edge_strength(masked_hp), "edges of high-pass + mask", cmap="magma", vmin=0, vmax=edge_max)
+    row = axes[2]
+    histogram(row[0], photo, "normalized image")
+    histogram(row[1], masked_raw, "normalized + mask")
+    histogram(row[2], hp, "high-passed image")
+    histogram(row[3], masked_hp, "high-passed + mask: 0 is the mode")
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {
+    "masked_views.png": (masked_views_figure, "chelsea"),
+    "highpass.png": (highpass_figure, "astronaut"),
+}
+
+
+def save_png(fig: plt.Figure, path: Path) -> None:
+    """Save ``fig`` as a palette PNG, without metadata, so reruns give identical files."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    Image.open(buffer).convert("RGB").quantize(colors=PALETTE).save(path, optimize=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the PNG files")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for filename, (draw, photo) in FIGURES.items():
+        fig = draw(load_photo(photo), torch.Generator().manual_seed(SEED))
+        path = args.out / filename
+        save_png(fig, path)
+        plt.close(fig)
+        print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+
+
+if __name__ == "__main__":
+    main()
