@@ -44,7 +44,8 @@ def nt_xent_loss(z1: Tensor, z2: Tensor, *, temperature: float = 0.2, gather: bo
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
     n = z1.shape[0]
-    local = F.normalize(torch.cat([z1, z2]).float(), dim=1)  # (2N, E)
+    z = torch.cat([z1, z2])
+    local = F.normalize(z.to(torch.promote_types(z.dtype, torch.float32)), dim=1)  # (2N, E)
     rank, world = rank_and_world() if gather else (0, 1)
     if world > 1:
         everyone = gather_with_grad(local.unflatten(0, (2, n)))  # (world, 2, N, E)
@@ -84,7 +85,8 @@ def byol_loss(p1: Tensor, p2: Tensor, t1: Tensor, t2: Tensor) -> Tensor:
         raise ValueError(f"p1, p2, t1, t2 must share one shape (N, E), got {sorted(shapes)}")
 
     def regress(p: Tensor, t: Tensor) -> Tensor:
-        cos = F.cosine_similarity(p.float(), t.detach().float(), dim=1)
+        dtype = torch.promote_types(p.dtype, torch.float32)
+        cos = F.cosine_similarity(p.to(dtype), t.detach().to(dtype), dim=1)
         return (2 - 2 * cos).mean()
 
     return regress(p1, t2) + regress(p2, t1)

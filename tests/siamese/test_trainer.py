@@ -1,0 +1,87 @@
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from maskaug.siamese import ConfigMismatchError, load_checkpoint, pretrain
+
+from ._workers import NoisyViews, Points, tiny_backbone, tiny_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def train_in_subprocess(out_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "tests.siamese._workers", str(out_dir), *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_killed_run_resumes_to_identical_weights(tmp_path: Path) -> None:
+    # 48 samples, batch 8: 6 steps per epoch, 12 in all; checkpoints at steps 4, 6, 8, 12.
+    # The kill comes while fetching step 10's batch (item 9 * 8 + 1), mid-epoch 2.
+    full = train_in_subprocess(tmp_path / "full")
+    assert full.returncode == 0, full.stderr
+    killed = train_in_subprocess(tmp_path / "resumed", "--kill-at-fetch", str(9 * 8 + 1))
+    assert killed.returncode == -signal.SIGKILL
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 8
+    resumed = train_in_subprocess(tmp_path / "resumed")
+    assert resumed.returncode == 0, resumed.stderr
+
+    a = load_checkpoint(tmp_path / "full" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
+    assert a["step"] == b["step"] == 12
+    for part in ("network", "target"):
+        assert a[part].keys() == b[part].keys()
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after resuming"
+    # the run actually learned something and the check is not vacuous: weights moved from init
+    torch.manual_seed(7)
+    initial = tiny_backbone().state_dict()
+    assert not torch.equal(initial["0.weight"], a["network"]["backbone.0.weight"])
+
+
+def test_resume_refuses_a_config_that_matters(tmp_path: Path) -> None:
+    pretrain(tiny_config(tmp_path, epochs=1), tiny_backbone(), Points(), batch_views=NoisyViews(), device="cpu")
+    with pytest.raises(ConfigMismatchError, match=r"base_lr \(checkpoint 40.0, now 1.0\)"):
+        pretrain(tiny_config(tmp_path, epochs=1, base_lr=1.0), tiny_backbone(), Points(), batch_views=NoisyViews())
+    with pytest.raises(ConfigMismatchError, match="global_batch_size"):
+        pretrain(tiny_config(tmp_path, epochs=1, global_batch_size=16), tiny_backbone(), Points(), batch_views=NoisyViews())
+    # runtime fields may change: the finished run resumes and has nothing left to do
+    result = pretrain(
+        tiny_config(tmp_path, epochs=1, log_every_steps=5, checkpoint_every_steps=0),
+        tiny_backbone(),
+        Points(),
+        batch_views=NoisyViews(),
+        device="cpu",
+    )
+    assert result.steps == 6
+
+
+def test_views_made_by_the_dataset(tmp_path: Path) -> None:
+    class PairDataset(Points):
+        pairs = [(0, 1)]
+
+        def __getitem__(self, i: int):
+            x, y = super().__getitem__(i)
+            return [x, x.flip(0)], y
+
+    cfg = tiny_config(tmp_path, method="simclr", epochs=1, num_classes=0)
+    result = pretrain(cfg, tiny_backbone(), PairDataset(), knn_data=(Points(), Points()), device="cpu")
+    assert result.steps == 6 and result.target is None
+    assert 0.0 <= result.knn_top1 <= 1.0
+    assert (tmp_path / "metrics.jsonl").read_text().count('"loss"') == 6
+
+
+def test_global_batch_must_divide_and_fit(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="smaller than global_batch_size=64"):
+        pretrain(tiny_config(tmp_path, global_batch_size=64), tiny_backbone(), Points(), batch_views=NoisyViews())
