@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from maskaug import _triton
 from maskaug._checks import check_floating, check_positive, normalize_dims
 
 
@@ -122,6 +123,8 @@ def highpass(
             )
     if x.numel() == 0:
         return x.clone()
+    if _triton.usable(x) and axes == (x.ndim - 2, x.ndim - 1):
+        return _triton.fused(x, taps=taps, mask=None)
     blurred = x.contiguous()
     for axis in axes:
         blurred = _blur_axis(blurred, axis, taps)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from maskaug import _random
+from maskaug import _random, _triton
 from maskaug._checks import Range, check_nonnegative, check_range, normalize_dims
 
 Cell = int | None | Sequence[int | None]
@@ -316,17 +316,21 @@ def apply_mask(
         broadcast = None
     if broadcast != x.shape:
         raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to x of shape {tuple(x.shape)}")
+    if fill not in ("noise", "constant"):
+        raise ValueError(f"fill must be 'noise' or 'constant', got {fill!r}")
     if fill == "noise":
         if not x.is_floating_point():
             raise TypeError(f"fill='noise' needs a floating x, got {x.dtype}; use fill='constant'")
-        std = check_nonnegative("noise_std", noise_std)
-        filler = _random.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * std
-    elif fill == "constant":
+        noise_std = check_nonnegative("noise_std", noise_std)
+    else:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"value must be a number, got {value!r}")
         if not x.is_floating_point() and value != int(value):
             raise ValueError(f"value={value!r} is not representable in x's dtype {x.dtype}")
-        filler = torch.tensor(value, dtype=x.dtype, device=x.device)
+    if _triton.usable(x) and x.ndim >= 2:
+        return _triton.fused(x, taps=None, mask=mask, fill=fill, noise_std=noise_std, value=value, generator=generator)
+    if fill == "noise":
+        filler = _random.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * noise_std
     else:
-        raise ValueError(f"fill must be 'noise' or 'constant', got {fill!r}")
+        filler = torch.tensor(value, dtype=x.dtype, device=x.device)
     return torch.where(mask.to(x.device), filler, x)

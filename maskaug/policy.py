@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from maskaug import _random
+from maskaug import _random, _triton
 from maskaug._checks import Range, check_floating, check_nonnegative, check_positive, check_probability, check_range
 from maskaug._layout import Layout
-from maskaug.highpass import _kernel_size, highpass
+from maskaug.highpass import _kernel_size, gaussian_kernel, highpass
 from maskaug.masks import Cell, apply_mask, sample_focal_mask, sample_grid_mask
 
 #: Defaults where the paper is silent (DESIGN: "choose, document, let the reproduction decide").
@@ -174,10 +174,17 @@ class MSCNMask(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         check_floating("x", x, "for MSCNMask")
         self.layout.check(x)
-        if self.highpass_sigma is not None:
-            x = highpass(x, self.highpass_sigma, dims=self.highpass_dims, kernel_size=self.highpass_kernel_size)
         mask = self.sample_mask(x.shape, device=x.device)
-        out = apply_mask(x, mask, fill=self.fill, noise_std=self.noise_std, value=self.value, generator=self.generator)
+        last_two = self.highpass_dims == (x.ndim - 2, x.ndim - 1)
+        if self.highpass_sigma is not None and last_two and _triton.usable(x):
+            taps = gaussian_kernel(self.highpass_sigma, self.highpass_kernel_size, dtype=torch.float32, device=x.device)
+            out = _triton.fused(x, taps=taps, mask=mask, fill=self.fill, noise_std=self.noise_std, value=self.value,
+                                generator=self.generator)
+        else:
+            if self.highpass_sigma is not None:
+                x = highpass(x, self.highpass_sigma, dims=self.highpass_dims, kernel_size=self.highpass_kernel_size)
+            out = apply_mask(x, mask, fill=self.fill, noise_std=self.noise_std, value=self.value,
+                             generator=self.generator)
         return (out, mask) if self.return_mask else out
 
     def extra_repr(self) -> str:

@@ -1,0 +1,107 @@
+"""Checks of the fused Triton kernels, run on the CPU under ``TRITON_INTERPRET=1``.
+
+``tests/test_triton.py`` runs this file in a subprocess with that variable set (it must be set
+before Triton is imported); on a machine with a GPU, run it directly to check the CUDA kernels:
+``pytest tests/triton_cases.py --device cuda``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from maskaug import MSCNMask, _triton, apply_mask, highpass
+from test_highpass import reference_highpass
+
+
+@pytest.fixture
+def device(request) -> torch.device:
+    return torch.device(request.config.getoption("--device"))
+
+
+def gen(seed: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def test_kernels_are_used(device):
+    assert _triton.usable(torch.zeros(2, 2, device=device))
+    assert not _triton.usable(torch.zeros(2, 2, dtype=torch.float64, device=device))
+    assert not _triton.usable(torch.zeros(2, 2, device=device, requires_grad=True))
+
+
+@pytest.mark.parametrize("shape", [(1, 40, 36), (2, 3, 37, 130), (2, 1, 3, 20, 20), (17, 300)])
+@pytest.mark.parametrize(("sigma", "kernel_size"), [(5.0, None), (5.0, 11), (1.5, None)])
+def test_highpass_matches_float64_reference(device, shape, sigma, kernel_size):
+    if min(shape[-2:]) <= (kernel_size or 31) // 2 and sigma == 5.0:
+        pytest.skip("axis shorter than the kernel radius")
+    x64 = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    expected = reference_highpass(x64.numpy(), sigma, (len(shape) - 2, len(shape) - 1), kernel_size)
+    got = highpass(x64.float().to(device), sigma, kernel_size=kernel_size).cpu().double().numpy()
+    assert abs(got - expected).max() <= 1e-5 * abs(expected).max()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_highpass_half_precision(device, dtype):
+    x = torch.randn(2, 3, 24, 40, device=device)
+    got = highpass(x.to(dtype), 2.0)
+    assert got.dtype == dtype
+    torch.testing.assert_close(got.float(), highpass(x.double(), 2.0).float(), atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_apply_mask_keeps_unmasked_bits_and_fills(device, dtype):
+    x = torch.randn(3, 3, 20, 33, device=device).to(dtype)
+    before = x.clone()
+    mask = torch.rand(3, 1, 20, 33, device=device) < 0.3
+    full = mask.expand_as(x)
+    y = apply_mask(x, mask, fill="constant", value=-2.0)
+    assert y.dtype == dtype and torch.equal(x, before)
+    assert torch.equal(y[~full], x[~full]) and (y[full] == -2).all()
+    z = apply_mask(x, mask, fill="noise", noise_std=0.5, generator=gen(1, device))
+    assert torch.equal(z[~full], x[~full])
+
+
+def test_noise_statistics_and_reproducibility(device):
+    x = torch.zeros(16, 3, 32, 32, device=device)
+    mask = torch.ones(1, 1, 32, 32, dtype=torch.bool, device=device)
+    y = apply_mask(x, mask, noise_std=0.5, generator=gen(0, device))
+    assert abs(float(y.mean())) < 0.02 and abs(float(y.std()) - 0.5) < 0.02
+    corr = torch.corrcoef(torch.stack([y[0].flatten(), y[1].flatten()]))[0, 1]
+    assert abs(float(corr)) < 0.05
+    assert torch.equal(y, apply_mask(x, mask, noise_std=0.5, generator=gen(0, device)))
+    assert not torch.equal(y, apply_mask(x, mask, noise_std=0.5, generator=gen(1, device)))
+
+
+def test_generator_leaves_global_rng_untouched(device):
+    x = torch.randn(2, 3, 16, 16, device=device)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    MSCNMask(layout="b c h w", cell=4, highpass_sigma=1.0, generator=gen(2, device))(x)
+    assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("fill", ["constant", "noise"])
+def test_policy_fast_path_matches_torch_path(device, fill, monkeypatch):
+    x = torch.randn(4, 3, 30, 41, device=device)
+    options = dict(layout="b c h w", cell=8, highpass_sigma=2.0, fill=fill, return_mask=True)
+    fast, fast_mask = MSCNMask(generator=gen(3, device), **options)(x)
+    monkeypatch.setenv("MASKAUG_DISABLE_TRITON", "1")
+    slow, slow_mask = MSCNMask(generator=gen(3, device), **options)(x)
+    assert torch.equal(fast_mask, slow_mask), "the same generator must give the same masks on both paths"
+    keep = ~fast_mask.expand_as(x)
+    torch.testing.assert_close(fast[keep], slow[keep], atol=1e-5, rtol=1e-5)
+    if fill == "constant":
+        assert torch.equal(fast[~keep], slow[~keep])
+
+
+def test_gradients_take_the_torch_path(device):
+    x = torch.randn(1, 1, 12, 12, dtype=torch.float32, device=device, requires_grad=True)
+    highpass(x, 1.0).sum().backward()
+    assert x.grad is not None
+
+
+def test_empty_batch(device):
+    assert highpass(torch.randn(0, 3, 32, 32, device=device), 5.0).shape == (0, 3, 32, 32)
+    y = MSCNMask(layout="b c h w", cell=8, highpass_sigma=2.0)(torch.randn(0, 3, 32, 32, device=device))
+    assert y.shape == (0, 3, 32, 32)
