@@ -1,7 +1,8 @@
 """CPU speed of maskaug's high-pass and masking, against torchvision peers and a SimCLR pipeline.
 
 Times, in one run, each operation on one ``3x224x224`` sample (as in a DataLoader worker) and on a
-batch: the median over ``--repeats`` timed calls after a warm-up. Then measures a standard
+batch: the median over ``--repeats`` timed calls after a warm-up, the operations taking turns so
+that changes in the machine's load affect them alike. Then measures a standard
 torchvision v2 SimCLR CPU pipeline in views per second, with and without :class:`MSCNMask`
 appended, to give the cost of masking in the data loader. Prints a table and writes JSON.
 
@@ -51,16 +52,22 @@ RATIOS = (
 Op = Callable[[torch.Tensor], object]
 
 
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn()`` in milliseconds, after ``WARMUP`` untimed calls."""
-    for _ in range(WARMUP):
-        fn()
-    times = []
+def median_ms(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall time of each call in milliseconds, after ``WARMUP`` untimed calls of each.
+
+    The calls are timed in turn, once per repeat, so that a change in the machine's load during
+    the run affects all of them alike and their ratios stay fair.
+    """
+    for call in calls.values():
+        for _ in range(WARMUP):
+            call()
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * statistics.median(seconds) for name, seconds in times.items()}
 
 
 def per_sample(op: Op) -> Op:
@@ -97,12 +104,6 @@ def simclr_pipeline() -> v2.Compose:
     )
 
 
-def views_per_second(pipeline: Op, image: torch.Tensor, views: int, repeats: int) -> float:
-    """Views per second of ``pipeline`` on ``image``, from the median time of ``views`` calls."""
-    ms = median_ms(lambda: [pipeline(image) for _ in range(views)], repeats)
-    return views / (ms / 1e3)
-
-
 def cpu_name() -> str:
     """The CPU model from /proc/cpuinfo, or the platform's description where there is none."""
     try:
@@ -125,7 +126,7 @@ def run(repeats: int, batch: int, seed: int = 0) -> dict:
     for kind, x in inputs.items():
         batched = kind == "batch"
         ops = operations("b c h w" if batched else "c h w", batched, generator)
-        timings[kind] = {name: median_ms(lambda op=op: op(x), repeats) for name, op in ops.items()}
+        timings[kind] = median_ms({name: (lambda op=op: op(x)) for name, op in ops.items()}, repeats)
     ratios = {
         kind: {f"{num} / {den}": row[num] / row[den] for num, den in RATIOS} for kind, row in timings.items()
     }
@@ -133,8 +134,10 @@ def run(repeats: int, batch: int, seed: int = 0) -> dict:
     photo = torch.randint(0, 256, (3, *PHOTO_SIZE), dtype=torch.uint8, generator=generator)
     plain = simclr_pipeline()
     masked = v2.Compose([plain, MSCNMask(layout="c h w", generator=generator)])
-    rate = views_per_second(plain, photo, batch, repeats)
-    rate_masked = views_per_second(masked, photo, batch, repeats)
+    # One repeat makes ``batch`` views; views per second follow from the median time of a repeat.
+    pipelines = {"plain": plain, "masked": masked}
+    ms = median_ms({name: (lambda p=p: [p(photo) for _ in range(batch)]) for name, p in pipelines.items()}, repeats)
+    rate, rate_masked = (batch / (ms[name] / 1e3) for name in pipelines)
     pipeline = {
         "input": f"uint8 3x{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}",
         "views_per_repeat": batch,
