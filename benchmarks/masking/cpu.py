@@ -75,8 +75,9 @@ def per_sample(op: Op) -> Op:
     return lambda batch: [op(sample) for sample in batch]
 
 
-def operations(layout: str, batched: bool, generator: torch.Generator) -> dict[str, Op]:
-    """The timed operations, in table order, for one sample (``"c h w"``) or a batch."""
+def operations(batched: bool, generator: torch.Generator) -> dict[str, Op]:
+    """The timed operations, in table order, for one ``c h w`` sample or a ``b c h w`` batch."""
+    layout = "b c h w" if batched else "c h w"
     erasing = v2.RandomErasing(p=1.0, value="random")
     return {
         "clone": torch.Tensor.clone,
@@ -124,8 +125,7 @@ def run(repeats: int, batch: int, seed: int = 0) -> dict:
     }
     timings = {}
     for kind, x in inputs.items():
-        batched = kind == "batch"
-        ops = operations("b c h w" if batched else "c h w", batched, generator)
+        ops = operations(kind == "batch", generator)
         timings[kind] = median_ms({name: (lambda op=op: op(x)) for name, op in ops.items()}, repeats)
     ratios = {
         kind: {f"{num} / {den}": row[num] / row[den] for num, den in RATIOS} for kind, row in timings.items()
@@ -159,7 +159,7 @@ def format_report(result: dict) -> str:
         "",
         f"{'median ms':<22}{'sample 3x224x224':>18}{batch:>24}",
     ]
-    lines += [f"{name:<22}{timings['sample'][name]:>18.3f}{timings['batch'][name]:>24.3f}" for name in timings["sample"]]
+    lines += [f"{name:<22}{ms:>18.3f}{timings['batch'][name]:>24.3f}" for name, ms in timings["sample"].items()]
     lines += ["", f"{'ratio':<36}{'sample':>10}{'batch':>10}"]
     lines += [f"{name:<36}{ratios['sample'][name]:>10.2f}{ratios['batch'][name]:>10.2f}" for name in ratios["sample"]]
     lines += [

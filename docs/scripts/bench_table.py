@@ -35,7 +35,7 @@ def render(result: dict) -> str:
         f"| operation | one sample 3x224x224 (ms) | batch {result['batch']}x3x224x224 (ms) |",
         "|---|---:|---:|",
     ]
-    lines += [f"| {name} | {timings['sample'][name]:.3f} | {timings['batch'][name]:.3f} |" for name in timings["sample"]]
+    lines += [f"| {name} | {ms:.3f} | {timings['batch'][name]:.3f} |" for name, ms in timings["sample"].items()]
     lines += ["", "| ratio | one sample | batch |", "|---|---:|---:|"]
     lines += [f"| {name} | {ratios['sample'][name]:.2f} | {ratios['batch'][name]:.2f} |" for name in ratios["sample"]]
     lines += [

@@ -5,8 +5,9 @@ Run from the repository root::
     python -m docs.scripts.make_figures [--out DIR]
 
 Photographs are resized and centre-cropped to 224 pixels and normalized with the ImageNet mean and
-standard deviation, as a backbone sees them. All randomness comes from seeded ``torch.Generator``
-objects, so every run draws the same pictures.
+standard deviation, as a backbone sees them. Figures are drawn with matplotlib's object-oriented
+API, which renders with Agg and touches no global pyplot state. All randomness comes from seeded
+``torch.Generator`` objects, so every run draws the same pictures.
 """
 
 from __future__ import annotations
@@ -15,18 +16,16 @@ import argparse
 import io
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from PIL import Image
+from skimage import data
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from PIL import Image  # noqa: E402
-from skimage import data  # noqa: E402
-
-from maskaug import apply_mask, highpass, mscn_views, sample_focal_mask, sample_grid_mask  # noqa: E402
+from maskaug import apply_mask, highpass, mscn_views, sample_focal_mask, sample_grid_mask
+from maskaug.policy import DEFAULT_NOISE_STD
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "assets" / "figures"
 SIZE = 224
@@ -76,13 +75,13 @@ def edge_strength(x: torch.Tensor) -> np.ndarray:
     return (dx**2 + dy**2).sqrt().sum(0).numpy()
 
 
-def show(ax: plt.Axes, image: np.ndarray, title: str, **imshow) -> None:
+def show(ax: Axes, image: np.ndarray, title: str, **imshow) -> None:
     ax.imshow(image, interpolation="nearest", **imshow)
     ax.set_title(title, fontsize=8)
     ax.set_axis_off()
 
 
-def histogram(ax: plt.Axes, x: torch.Tensor, title: str) -> None:
+def histogram(ax: Axes, x: torch.Tensor, title: str) -> None:
     """Per-channel histograms of ``x`` (log density), with the fill value 0 marked."""
     for (name, colour), channel in zip(CHANNELS, x):
         ax.hist(channel.flatten().numpy(), bins=HIST_BINS, histtype="step", color=colour, label=name, density=True)
@@ -101,39 +100,42 @@ def focal(generator: torch.Generator, **options) -> torch.Tensor:
     return sample_focal_mask((3, SIZE, SIZE), scale=0.5, channel_dim=0, generator=generator, **options)
 
 
-def masked_views_figure(photo: torch.Tensor, generator: torch.Generator) -> plt.Figure:
+def masked_views_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
     """The photo, single masking options, and MSCN's four views."""
     hp = highpass(photo, SIGMA)
     shared = grid(generator)
     zero = dict(fill="constant", value=0.0)
+    noise = dict(fill="noise", noise_std=DEFAULT_NOISE_STD, generator=generator)
     views = mscn_views(layout="c h w", generator=generator)
     panels = [
         (raw_rgb(photo), "photo"),
         (highpassed_rgb(hp), f"high-pass (sigma {SIGMA:g})"),
         (raw_rgb(apply_mask(photo, shared, **zero)), f"grid {CELL} px, {RATIO:.0%}, fill 0, raw"),
         (highpassed_rgb(apply_mask(hp, shared, **zero)), "same grid after high-pass"),
-        (highpassed_rgb(apply_mask(hp, shared, fill="noise", noise_std=0.2, generator=generator)), "noise fill (std 0.2)"),
+        (highpassed_rgb(apply_mask(hp, shared, **noise)), f"noise fill, std {DEFAULT_NOISE_STD:g}"),
         (highpassed_rgb(apply_mask(hp, grid(generator, channel_independent=True), **zero)), "channel-independent grid"),
         (highpassed_rgb(apply_mask(hp, focal(generator), **zero)), "focal: mask a block"),
         (highpassed_rgb(apply_mask(hp, focal(generator, invert=True), **zero)), "inverted focal: keep a window"),
     ]
-    ratios = [m.ratio[0] for m in views.views]
-    panels += [(highpassed_rgb(v), f"mscn_views #{i + 1} (ratio {r:.2f})") for i, (v, r) in enumerate(zip(views(photo), ratios))]
-    fig, axes = plt.subplots(3, 4, figsize=(4 * PANEL_INCHES, 3 * PANEL_INCHES))
+    for number, (view, module) in enumerate(zip(views(photo), views.views), start=1):
+        panels.append((highpassed_rgb(view), f"mscn_views #{number} (ratio {module.ratio[0]:.2f})"))
+    fig = Figure(figsize=(4 * PANEL_INCHES, 3 * PANEL_INCHES))
+    axes = fig.subplots(3, 4)
     for ax, (image, title) in zip(axes.flat, panels):
         show(ax, image, title)
     fig.tight_layout()
     return fig
 
 
-def highpass_figure(photo: torch.Tensor, generator: torch.Generator) -> plt.Figure:
-    """High-pass filtering, mask edges with and without it, and colour histograms (Figures 1b, 2, 7)."""
+def highpass_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
+    """High-pass filtering, mask edges with and without it, and colour histograms (the paper's Figures 1b, 2, 7)."""
     hp = highpass(photo, SIGMA)
     mask = grid(generator)
     masked_raw = apply_mask(photo, mask, fill="constant", value=0.0)
     masked_hp = apply_mask(hp, mask, fill="constant", value=0.0)
     edge_max = float(np.percentile(edge_strength(masked_raw), 99.5))
-    fig, axes = plt.subplots(3, 4, figsize=(4 * PANEL_INCHES, 3 * PANEL_INCHES))
+    fig = Figure(figsize=(4 * PANEL_INCHES, 3 * PANEL_INCHES))
+    axes = fig.subplots(3, 4)
     row = axes[0]
     show(row[0], raw_rgb(photo), "photo (normalized)")
     show(row[1], raw_rgb(photo - hp), f"blur (sigma {SIGMA:g}, 31 taps)")
@@ -159,7 +161,7 @@ FIGURES = {
 }
 
 
-def save_png(fig: plt.Figure, path: Path) -> None:
+def save_png(fig: Figure, path: Path) -> None:
     """Save ``fig`` as a palette PNG, without metadata, so reruns give identical files."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
@@ -175,7 +177,6 @@ def main(argv: list[str] | None = None) -> None:
         fig = draw(load_photo(photo), torch.Generator().manual_seed(SEED))
         path = args.out / filename
         save_png(fig, path)
-        plt.close(fig)
         print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
 
 
