@@ -16,8 +16,9 @@ def test_mkdocs_build_is_strict_clean(tmp_path: Path) -> None:
     for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
         pytest.importorskip(module, reason=f"{module} is needed to build the docs (pip install '.[docs]')")
     site = tmp_path / "site"
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml")]
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), "-d", str(site)],
+        [*command, "--site-dir", str(site)],
         cwd=ROOT,
         capture_output=True,
         text=True,
