@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
 MAGIC = b"MASKAUG-CKPT-1\n"
 _DIGEST_BYTES = 32  # sha256
@@ -113,8 +114,9 @@ def set_rng_state(state: dict[str, Any], generators: Sequence[torch.Generator] =
 def find_generators(*objects: Any) -> list[torch.Generator]:
     """The `torch.Generator` attributes held by ``objects`` and, for modules, their submodules.
 
-    Searches each object's attributes, and lists/tuples of callables they hold (e.g. a
-    ``MultiView``'s views), in a deterministic order; each generator is listed once.
+    Searches the attributes of each object, of the modules, datasets and callables it holds (a
+    dataset's transform, a ``Subset``'s dataset) and of lists/tuples of them (a ``MultiView``'s
+    views), in a deterministic order; each generator is listed once.
     """
     found: dict[int, torch.Generator] = {}
     seen: set[int] = set()
@@ -137,7 +139,7 @@ def find_generators(*objects: Any) -> list[torch.Generator]:
         attributes = getattr(obj, "__dict__", None)
         if isinstance(attributes, dict):
             for value in attributes.values():
-                container = isinstance(value, (torch.Generator, list, tuple, torch.nn.Module))
+                container = isinstance(value, (torch.Generator, list, tuple, torch.nn.Module, Dataset))
                 if container or (callable(value) and hasattr(value, "__dict__")):
                     visit(value, depth + 1)
 

@@ -115,7 +115,8 @@ class _Run:
         self.local_batch = config.global_batch_size // self.env.world_size
         self.dataset = dataset
         self.batch_views = batch_views
-        self.pairs = pairs if pairs is not None else getattr(batch_views or dataset, "pairs", None)
+        view_source = dataset if batch_views is None else batch_views
+        self.pairs = pairs if pairs is not None else getattr(view_source, "pairs", None)
         self.knn_data = knn_data
         self.eval_transform = eval_transform
         self.generators = list(generators) + [
@@ -127,6 +128,8 @@ class _Run:
         self.device = device
         self.amp_dtype = _autocast_dtype(config, device)
         self.channels_last = config.channels_last and device.type == "cuda"
+        if isinstance(batch_views, nn.Module):
+            batch_views.to(device)
 
         network = build_network(config, backbone)
         if self.env.world_size > 1 and device.type == "cuda":
@@ -176,6 +179,7 @@ class _Run:
         self.epoch = 0
         self.batch_in_epoch = 0
         self.resumed = False
+        self.last_lr, self.last_num_views = 0.0, 0
         if config.resume and self.checkpoint_path.exists():
             self._load()
         else:

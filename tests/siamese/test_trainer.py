@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from maskaug.siamese import ConfigMismatchError, load_checkpoint, pretrain
+from maskaug.siamese import CheckpointError, ConfigMismatchError, load_checkpoint, pretrain
 
 from ._workers import NoisyViews, Points, tiny_backbone, tiny_config
 
@@ -65,6 +65,11 @@ def test_resume_refuses_a_config_that_matters(tmp_path: Path) -> None:
         device="cpu",
     )
     assert result.steps == 6
+    # a damaged checkpoint stops the resume with an error naming the file
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match="checkpoint.pt is corrupted or truncated"):
+        pretrain(tiny_config(tmp_path, epochs=1), tiny_backbone(), Points(), batch_views=NoisyViews(), device="cpu")
 
 
 def test_views_made_by_the_dataset(tmp_path: Path) -> None:
