@@ -1,0 +1,108 @@
+"""What every step shares: the checked dataset splits, the run settings file, the pretrained backbone."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from maskaug.adapters import image
+from maskaug.siamese import DistEnv, load_checkpoint
+
+#: Written by ``pretrain`` into its output folder; read by ``linear``, ``finetune`` and ``export``.
+SETTINGS_NAME = "imagenet.json"
+
+
+def load_splits(
+    data: Path, *, env: DistEnv, on_bad_image: image.OnBadImage, verify: bool, progress: bool = True
+) -> tuple[image.ImageFolderIndex, image.ImageFolderIndex]:
+    """Scan ``data/train`` and ``data/val`` once per job and share the verdict with every rank.
+
+    Rank 0 lists and (with ``verify``) opens every image; the other ranks only list the folders and
+    drop the files rank 0 skipped, so a job of many ranks reads each image header once.
+
+    Raises:
+        image.ImageDataError: On every rank, with rank 0's message (missing folder, empty class,
+            unreadable image, train/val class mismatch).
+    """
+    verdict: list[Any] = [None]
+    splits = None
+    if env.is_main:
+        try:
+            splits = image.scan_splits(data, on_bad_image=on_bad_image, verify=verify, progress=progress)
+            verdict[0] = ("ok", [p for split in splits for p, _ in split.skipped])
+        except image.ImageDataError as e:
+            verdict[0] = ("error", str(e))
+    if env.world_size > 1:
+        dist.broadcast_object_list(verdict, src=0)
+    status, payload = verdict[0]
+    if status == "error":
+        raise image.ImageDataError(payload)
+    if splits is None:
+        listed = image.scan_splits(data, on_bad_image=on_bad_image, verify=False)
+        skipped = set(payload)
+        for split in listed:
+            split.samples = [s for s in split.samples if s[0] not in skipped]
+        splits = listed
+    if env.is_main:
+        for split in splits:
+            for path, reason in split.skipped:
+                print(f"skipped unreadable image {path}: {reason}", file=sys.stderr)
+    return splits
+
+
+def per_class(samples: list[tuple[str, int]], limit: int) -> list[tuple[str, int]]:
+    """The first ``limit`` samples of each class (samples are sorted by class)."""
+    counts: dict[int, int] = {}
+    out = []
+    for path, label in samples:
+        if counts.get(label, 0) < limit:
+            counts[label] = counts.get(label, 0) + 1
+            out.append((path, label))
+    return out
+
+
+def write_settings(out: Path, settings: dict[str, Any]) -> None:
+    """Write the run settings next to the checkpoint (rank 0 only)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SETTINGS_NAME).write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def read_settings(run: Path) -> dict[str, Any]:
+    """The settings of a pre-training run folder.
+
+    Raises:
+        FileNotFoundError: ``run`` is not a pre-training output folder.
+    """
+    path = run / SETTINGS_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{run} is not a pre-training run folder: {path} is missing (pass the --out folder of "
+            "`python -m benchmarks.imagenet pretrain`)"
+        )
+    return json.loads(path.read_text())
+
+
+def load_pretrained_backbone(run: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The pre-trained backbone of a run folder (from its checkpoint) and the run's settings.
+
+    Returns:
+        ``(backbone, settings)``: a torchvision ResNet without classifier holding the online
+        network's backbone weights, on the CPU.
+    """
+    settings = read_settings(run)
+    state = load_checkpoint(run / "checkpoint.pt")["network"]
+    backbone = image.resnet_backbone(settings["arch"])
+    prefix = "backbone."
+    backbone.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+    return backbone, settings
+
+
+def seed_everything(seed: int, rank: int) -> None:
+    """Seed torch's default generator for this rank (the DataLoader reseeds its workers)."""
+    torch.manual_seed(seed * 1_000_003 + rank)

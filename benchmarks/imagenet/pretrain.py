@@ -1,0 +1,105 @@
+"""``pretrain``: SimCLR or BYOL with MSCN views on ImageNet, through the shared siamese engine."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from maskaug import HighPass
+from maskaug.adapters import image
+from maskaug.siamese import TrainConfig, TrainResult, init_distributed, pretrain
+
+from .common import load_splits, per_class, seed_everything, write_settings
+from .presets import Preset
+
+
+def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
+    """Scan the data, build the views and the backbone, and pre-train (resuming if possible)."""
+    env = init_distributed(args.device)
+    train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
+                             progress=not args.no_progress)
+    sigma = None if args.no_highpass else preset.highpass_sigma
+    views = image.pretrain_views(
+        preset.image_size,
+        mask=not args.no_mask,
+        highpass=not args.no_highpass,
+        highpass_sigma=preset.highpass_sigma,
+        highpass_kernel_size=args.highpass_kernel_size,
+        cell=preset.cell,
+    )
+    dataset = image.ImageFolderDataset(train.samples, views)
+    test = image.eval_transform(preset.image_size)
+    knn_data = None
+    if preset.knn_every_epochs:
+        knn_data = (
+            image.ImageFolderDataset(per_class(train.samples, preset.knn_per_class), test),
+            image.ImageFolderDataset(val.samples, test),
+        )
+    epochs = args.epochs or preset.pretrain_epochs(args.method)
+    config = TrainConfig(
+        method=args.method,
+        feature_dim=image.FEATURE_DIMS[preset.arch],
+        global_batch_size=args.batch_size or preset.batch_size,
+        epochs=epochs,
+        warmup_epochs=min(preset.warmup_epochs, epochs),
+        base_lr=args.base_lr,
+        proj_hidden_dim=preset.proj_hidden_dim,
+        proj_out_dim=preset.proj_out_dim,
+        pred_hidden_dim=preset.pred_hidden_dim,
+        num_classes=len(train.classes),
+        seed=args.seed,
+        precision=args.precision,
+        out_dir=str(args.out),
+        resume=not args.no_resume,
+        checkpoint_every_steps=args.checkpoint_every,
+        log_every_steps=args.log_every,
+        num_workers=preset.num_workers if args.workers is None else args.workers,
+        compile=args.compile,
+        progress=not args.no_progress,
+        knn_every_epochs=preset.knn_every_epochs,
+    )
+    if env.is_main:
+        write_settings(
+            args.out,
+            {
+                "step": "pretrain",
+                "preset": args.preset,
+                "method": args.method,
+                "arch": preset.arch,
+                "image_size": preset.image_size,
+                "mask": not args.no_mask,
+                "highpass_sigma": sigma,
+                "highpass_kernel_size": args.highpass_kernel_size,
+                "cell": preset.cell,
+                "classes": len(train.classes),
+                "train_images": len(train),
+                "config": config.to_dict(),
+            },
+        )
+    seed_everything(args.seed, 0)  # the same initial weights on every rank
+    backbone = image.resnet_backbone(preset.arch)
+    eval_highpass = None if sigma is None else HighPass(sigma, kernel_size=args.highpass_kernel_size)
+    return pretrain(
+        config,
+        backbone,
+        dataset,
+        pairs=views.pairs,
+        knn_data=knn_data,
+        eval_transform=eval_highpass,
+        device=args.device,
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``pretrain``."""
+    parser.add_argument("--method", choices=("simclr", "byol"), default="simclr")
+    parser.add_argument("--no-mask", action="store_true", help="baseline: no MSCN masks, all else identical")
+    parser.add_argument("--no-highpass", action="store_true", help="baseline: no high-pass, all else identical")
+    parser.add_argument("--highpass-kernel-size", type=int, default=None, help="odd taps (default: full Gaussian)")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the preset's (SimCLR 800, BYOL 1000)")
+    parser.add_argument("--batch-size", type=int, default=None, help="global batch (default: the preset's)")
+    parser.add_argument("--base-lr", type=float, default=None, help="LR at batch 4096 (default 4.8 / 3.2)")
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default="auto")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network")
+    parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between mid-epoch checkpoints")
+    parser.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl records")
