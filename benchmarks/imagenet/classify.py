@@ -212,6 +212,7 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
             )
         D.barrier()
 
+    start_step = step
     log = MetricsLog(out, enabled=env.is_main)
     progress = Progress(total_steps, start_step=step, enabled=env.is_main and not args.no_progress)
     net.train()
@@ -244,13 +245,25 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
                     save()
                 elif args.checkpoint_every and step % args.checkpoint_every == 0:
                     save()
+                if args.stop_after and step - start_step >= args.stop_after:
+                    if batch_in_epoch:
+                        save()
+                    break
+            if args.stop_after and step - start_step >= args.stop_after:
+                break
             if args.eval_every and epoch % args.eval_every == 0 and epoch < settings["epochs"]:
                 metrics = evaluate(model, test_set, env=env, batch_size=local_batch, num_workers=workers)
                 log.write({"epoch": epoch, "event": "eval", **metrics}, step=step)
     finally:
         progress.close()
+    if epoch < settings["epochs"]:
+        log.close()
+        if env.is_main:
+            print(f"{args.mode}: stopped after step {step} of {total_steps}; run the same command to continue",
+                  flush=True)
+        return {"settings": settings, "steps": step, "finished": False}
     metrics = evaluate(model, test_set, env=env, batch_size=local_batch, num_workers=workers)
-    result = {"settings": settings, "train_images": len(dataset), "steps": step, **metrics}
+    result = {"settings": settings, "train_images": len(dataset), "steps": step, "finished": True, **metrics}
     if env.is_main:
         log.write({"epoch": epoch, "event": "end", **metrics}, step=step)
         (out / RESULTS_NAME).write_text(json.dumps(result, indent=2) + "\n")
@@ -279,4 +292,7 @@ def add_arguments(parser: argparse.ArgumentParser, mode: str) -> None:
                         "(default: the preset's; off in the paper preset)")
     parser.add_argument("--eval-every", type=int, default=0, help="epochs between val evaluations (0: at the end)")
     parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between mid-epoch checkpoints")
+    parser.add_argument("--stop-after", type=int, default=0,
+                        help="checkpoint and stop after this many steps of this session (fits a job time limit; "
+                        "run the same command again to continue)")
     parser.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl records")

@@ -24,6 +24,7 @@ from .classify import CHECKPOINT_NAME
 from .common import load_pretrained_backbone
 
 EXPORT_NAME = "export.json"
+_NORM_EPS = 1e-5  # nn.BatchNorm1d's default eps, used by the classifier's feature standardization
 
 
 def export(run: Path, out: Path) -> Path:
@@ -49,7 +50,7 @@ def export(run: Path, out: Path) -> Path:
         prefix = "backbone.module."
         model = classify_state["model"]
         state = {k[len(prefix) :]: v for k, v in model.items() if k.startswith(prefix)}
-        state["fc.weight"], state["fc.bias"] = model["head.weight"], model["head.bias"]
+        state["fc.weight"], state["fc.bias"] = _fold_norm(model)
         num_classes = int(model["head.bias"].numel())
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"{settings['arch']}.pth"
@@ -69,6 +70,16 @@ def export(run: Path, out: Path) -> Path:
     }
     (out / EXPORT_NAME).write_text(json.dumps(meta, indent=2) + "\n")
     return weights
+
+
+def _fold_norm(model: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier's linear layer with its feature standardization (if any) folded in."""
+    weight, bias = model["head.weight"].double(), model["head.bias"].double()
+    if "norm.running_mean" in model:
+        scale = (model["norm.running_var"].double() + _NORM_EPS).rsqrt()
+        bias = bias - weight @ (model["norm.running_mean"].double() * scale)
+        weight = weight * scale
+    return weight.float(), bias.float()
 
 
 def load_exported(folder: str | Path) -> image.HighPassFirst:
