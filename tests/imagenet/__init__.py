@@ -1,0 +1,1 @@
+"""Tests of the ImageNet reference run (benchmarks/imagenet)."""

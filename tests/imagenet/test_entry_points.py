@@ -1,0 +1,152 @@
+"""Each step of ``python -m benchmarks.imagenet`` end to end on a toy ImageFolder with the tiny preset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+from benchmarks.imagenet import load_exported, main
+from benchmarks.imagenet.classify import Classifier
+from benchmarks.imagenet.common import load_pretrained_backbone
+from maskaug.adapters import image
+from maskaug.siamese import load_checkpoint
+
+CHANCE = 1 / 3
+
+
+def _metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_pretrain_writes_checkpoint_settings_and_metrics(pretrained: Path) -> None:
+    settings = json.loads((pretrained / "imagenet.json").read_text())
+    assert settings["arch"] == "resnet18" and settings["mask"] and settings["highpass_sigma"] == 1.0
+    assert settings["config"]["global_batch_size"] == 8 and settings["config"]["epochs"] == 1
+    state = load_checkpoint(pretrained / "checkpoint.pt")
+    assert state["step"] == 3 and state["epoch"] == 1  # 24 images, batch 8
+    assert any(r.get("event") == "end" for r in _metrics(pretrained))
+
+
+def test_pretrain_resumes_a_finished_run_without_training(toy: Path, pretrained: Path) -> None:
+    before = load_checkpoint(pretrained / "checkpoint.pt")["network"]
+    main(["pretrain", "--data", str(toy), "--out", str(pretrained), "--preset", "tiny", "--no-progress"])
+    after = load_checkpoint(pretrained / "checkpoint.pt")
+    assert after["step"] == 3
+    assert all(torch.equal(before[k], after["network"][k]) for k in before)
+
+
+@pytest.mark.parametrize("baseline", ["--no-mask", "--no-highpass"])
+def test_pretrain_baselines(toy: Path, tmp_path: Path, baseline: str) -> None:
+    main(["pretrain", "--data", str(toy), "--out", str(tmp_path), "--preset", "tiny", "--method", "byol",
+          "--no-progress", baseline])
+    settings = json.loads((tmp_path / "imagenet.json").read_text())
+    assert settings["mask"] == (baseline != "--no-mask")
+    assert settings["highpass_sigma"] == (None if baseline == "--no-highpass" else 1.0)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 3
+
+
+@pytest.fixture(scope="module")
+def linear(toy: Path, pretrained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("linear")
+    main(["linear", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(out), "--preset", "tiny",
+          "--no-progress"])
+    return out
+
+
+def test_linear_probe_beats_chance(linear: Path) -> None:
+    results = json.loads((linear / "results.json").read_text())
+    assert results["finished"] and results["images"] == 12
+    assert results["top1"] > CHANCE + 0.15
+    assert results["top5"] == 1.0  # 3 classes
+    assert results["settings"]["head_lr"] == pytest.approx(1.0 * 8 / 256)
+
+
+def test_linear_probe_keeps_the_backbone_frozen(linear: Path, pretrained: Path) -> None:
+    backbone, _ = load_pretrained_backbone(pretrained)
+    model = load_checkpoint(linear / "checkpoint.pt")["model"]
+    prefix = "backbone.module."
+    for key, value in backbone.state_dict().items():
+        assert torch.equal(model[prefix + key], value), key
+
+
+def test_linear_probe_resumes_exactly(toy: Path, pretrained: Path, linear: Path, tmp_path: Path) -> None:
+    args = ["linear", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(tmp_path), "--preset", "tiny",
+            "--no-progress"]
+    main(args + ["--stop-after", "4"])  # mid-epoch 2 of 5
+    stopped = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert (stopped["step"], stopped["epoch"], stopped["batch_in_epoch"]) == (4, 1, 1)
+    assert not (tmp_path / "results.json").exists()
+    main(args)
+    resumed = load_checkpoint(tmp_path / "checkpoint.pt")["model"]
+    straight = load_checkpoint(linear / "checkpoint.pt")["model"]
+    assert torch.equal(resumed["head.weight"], straight["head.weight"])
+    assert json.loads((tmp_path / "results.json").read_text())["top1"] == json.loads(
+        (linear / "results.json").read_text())["top1"]
+
+
+def test_resume_with_other_settings_is_refused(toy: Path, pretrained: Path, linear: Path) -> None:
+    with pytest.raises(ValueError, match=r"cannot resume .*epochs"):
+        main(["linear", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(linear), "--preset", "tiny",
+              "--no-progress", "--epochs", "7"])
+
+
+def test_finetune_on_a_drawn_subset(toy: Path, pretrained: Path, tmp_path: Path) -> None:
+    main(["finetune", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(tmp_path), "--preset", "tiny",
+          "--percent", "50", "--no-progress"])
+    names = (tmp_path / "subset.txt").read_text().split()
+    assert len(names) == 12 and all(sum(f"train_{k}_" in n for n in names) == 4 for k in range(3))
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["train_images"] == 12 and 0 <= results["top1"] <= 1
+    model = load_checkpoint(tmp_path / "checkpoint.pt")["model"]
+    backbone, _ = load_pretrained_backbone(pretrained)
+    assert not torch.equal(model["backbone.module.conv1.weight"], backbone.conv1.weight)  # the backbone trained
+
+
+def test_finetune_reads_a_subset_file(toy: Path, pretrained: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "1percent.txt"
+    listing.write_text("".join(f"train_{k}_{i}.png\n" for k in range(3) for i in (0, 5)))
+    out = tmp_path / "run"
+    main(["finetune", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(out), "--preset", "tiny",
+          "--subset-file", str(listing), "--no-progress"])
+    assert json.loads((out / "results.json").read_text())["train_images"] == 6
+    listing.write_text("train_0_0.png\nn01440764_10026.JPEG\n")
+    with pytest.raises(SystemExit, match=r"1 of 2 images are not in .*n01440764_10026\.JPEG"):
+        main(["finetune", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(tmp_path / "again"),
+              "--preset", "tiny", "--subset-file", str(listing), "--no-progress"])
+
+
+def test_export_backbone_loads_into_torchvision(pretrained: Path, tmp_path: Path) -> None:
+    main(["export", "--pretrained", str(pretrained), "--out", str(tmp_path)])
+    backbone, _ = load_pretrained_backbone(pretrained)
+    reference = torchvision.models.resnet18()
+    missing, unexpected = reference.load_state_dict(torch.load(tmp_path / "resnet18.pth"), strict=False)
+    assert sorted(missing) == ["fc.bias", "fc.weight"] and not unexpected
+    reference.fc = torch.nn.Identity()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(reference.eval()(x), backbone.eval()(x))
+        exported = load_exported(tmp_path).eval()
+        assert torch.equal(exported(x), image.HighPassFirst(backbone, sigma=1.0)(x))
+    meta = json.loads((tmp_path / "export.json").read_text())
+    assert meta["highpass_sigma"] == 1.0 and meta["num_classes"] is None
+
+
+def test_export_of_a_linear_run_is_a_whole_classifier(linear: Path, tmp_path: Path) -> None:
+    main(["export", "--pretrained", str(linear), "--out", str(tmp_path)])
+    classifier = torchvision.models.resnet18(num_classes=3)
+    classifier.load_state_dict(torch.load(tmp_path / "resnet18.pth"))  # strict: fc included
+    state = load_checkpoint(linear / "checkpoint.pt")["model"]
+    backbone, _ = load_pretrained_backbone(Path(state_settings(linear)["pretrained"]))
+    trained = Classifier(image.HighPassFirst(backbone, sigma=1.0), 512, 3, frozen=True, head_norm=True, seed=0)
+    trained.load_state_dict(state)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(load_exported(tmp_path).eval()(x), trained.eval()(x), atol=1e-4)
+
+
+def state_settings(run: Path) -> dict:
+    return load_checkpoint(run / "checkpoint.pt")["settings"]
