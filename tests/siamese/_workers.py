@@ -19,14 +19,15 @@ from maskaug.siamese import NonFiniteLossError, TrainConfig, nt_xent_loss, pretr
 class Points(Dataset):
     """A fixed random dataset of 8-d points with 3 classes; optionally SIGKILLs its own process.
 
-    ``kill_at_fetch=k`` kills the process when item number ``k`` (counting from 1) is fetched.
+    ``kill_at_fetch=k`` kills the process when item number ``k`` (counting from 1) is fetched;
+    under torchrun, only on rank ``kill_rank``.
     """
 
-    def __init__(self, n: int = 48, kill_at_fetch: int = 0) -> None:
+    def __init__(self, n: int = 48, kill_at_fetch: int = 0, kill_rank: int = 0) -> None:
         g = torch.Generator().manual_seed(123)
         self.x = torch.randn(n, 8, generator=g)
         self.y = torch.randint(0, 3, (n,), generator=g)
-        self.kill_at_fetch = kill_at_fetch
+        self.kill_at_fetch = kill_at_fetch if int(os.environ.get("RANK", "0")) == kill_rank else 0
         self.fetched = 0
 
     def __len__(self) -> int:
@@ -144,9 +145,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out_dir")
     parser.add_argument("--kill-at-fetch", type=int, default=0)
+    parser.add_argument("--kill-rank", type=int, default=0)
     args = parser.parse_args()
     cfg = tiny_config(args.out_dir)
-    pretrain(cfg, tiny_backbone(), Points(kill_at_fetch=args.kill_at_fetch), batch_views=NoisyViews(), device="cpu")
+    dataset = Points(kill_at_fetch=args.kill_at_fetch, kill_rank=args.kill_rank)
+    pretrain(cfg, tiny_backbone(), dataset, batch_views=NoisyViews(), device="cpu")
 
 
 if __name__ == "__main__":

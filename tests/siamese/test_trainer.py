@@ -14,10 +14,10 @@ from ._workers import NoisyViews, Points, tiny_backbone, tiny_config
 REPO = Path(__file__).resolve().parents[2]
 
 
-def train_in_subprocess(out_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+def train_in_subprocess(out_dir: Path, *extra: str, launcher: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "tests.siamese._workers", str(out_dir), *extra],
+        [sys.executable, "-m", *launcher, "tests.siamese._workers", str(out_dir), *extra],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -37,17 +37,36 @@ def test_killed_run_resumes_to_identical_weights(tmp_path: Path) -> None:
     resumed = train_in_subprocess(tmp_path / "resumed")
     assert resumed.returncode == 0, resumed.stderr
 
-    a = load_checkpoint(tmp_path / "full" / "checkpoint.pt")
-    b = load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
+    a = assert_same_weights(tmp_path / "full", tmp_path / "resumed")
+    # the run actually learned something and the check is not vacuous: weights moved from init
+    torch.manual_seed(7)
+    initial = tiny_backbone().state_dict()
+    assert not torch.equal(initial["0.weight"], a["network"]["backbone.0.weight"])
+
+
+def assert_same_weights(run_a: Path, run_b: Path) -> dict:
+    a = load_checkpoint(run_a / "checkpoint.pt")
+    b = load_checkpoint(run_b / "checkpoint.pt")
     assert a["step"] == b["step"] == 12
     for part in ("network", "target"):
         assert a[part].keys() == b[part].keys()
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after resuming"
-    # the run actually learned something and the check is not vacuous: weights moved from init
-    torch.manual_seed(7)
-    initial = tiny_backbone().state_dict()
-    assert not torch.equal(initial["0.weight"], a["network"]["backbone.0.weight"])
+    return a
+
+
+def test_torchrun_restarts_a_killed_worker_and_resumes_exactly(tmp_path: Path) -> None:
+    # 2 gloo ranks, local batch 4: rank 1 dies while fetching step 10's batch (item 9 * 4 + 1);
+    # torchrun restarts both workers, which resume from the step-8 checkpoint.
+    torchrun = ("torch.distributed.run", "--standalone", "--nproc-per-node", "2", "--max-restarts", "1", "-m")
+    full = train_in_subprocess(tmp_path / "full", launcher=torchrun)
+    assert full.returncode == 0, full.stderr[-3000:]
+    crashed = train_in_subprocess(
+        tmp_path / "resumed", "--kill-at-fetch", str(9 * 4 + 1), "--kill-rank", "1", launcher=torchrun
+    )
+    assert crashed.returncode == 0, crashed.stderr[-3000:]
+    assert "exitcode: -9" in crashed.stderr  # the worker really died of SIGKILL and was restarted
+    assert_same_weights(tmp_path / "full", tmp_path / "resumed")
 
 
 def test_resume_refuses_a_config_that_matters(tmp_path: Path) -> None:
