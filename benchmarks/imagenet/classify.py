@@ -125,7 +125,7 @@ def _settings(args: argparse.Namespace, preset: Preset, pretrained: dict[str, An
     scale = batch / REFERENCE_BATCH
     return {
         "mode": args.mode,
-        "pretrained": str(args.pretrained),
+        "pretrained": str(args.pretrained.resolve()),
         "arch": pretrained["arch"],
         "highpass_sigma": pretrained["highpass_sigma"],
         "highpass_kernel_size": pretrained["highpass_kernel_size"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 import torchvision
 from PIL import Image
+from torch.utils.data import DataLoader
 
 from benchmarks.imagenet.synthetic import write_image_folder
 from maskaug import highpass
@@ -163,3 +165,14 @@ def test_highpass_first_filters_then_runs_the_module() -> None:
     assert torch.equal(wrapped(x), module(highpass(x, 1.0)))
     assert wrapped.out_channels == 4
     assert torch.equal(image.HighPassFirst(module, sigma=None)(x), module(x))
+
+
+def test_views_in_dataloader_workers(toy: Path) -> None:
+    index = image.scan_image_folder(toy / "train")
+    views = image.pretrain_views(32, cell=8, highpass_sigma=1.0)
+    dataset = image.ImageFolderDataset(index.samples, views)
+    assert pickle.loads(pickle.dumps(dataset)).transform.pairs == views.pairs  # spawn-started workers
+    loader = DataLoader(dataset, batch_size=6, num_workers=2, generator=torch.Generator().manual_seed(0))
+    (first, labels), (second, _) = list(loader)
+    assert len(first) == 4 and all(v.shape == (6, 3, 32, 32) for v in first) and labels.tolist() == [0] * 4 + [1] * 2
+    assert not torch.equal(first[2], first[3])  # each view draws its own crop and mask
