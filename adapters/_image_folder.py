@@ -145,7 +145,8 @@ def scan_image_folder(
         present = {label for _, label in samples}
         emptied = [name for label, name in enumerate(found) if label not in present]
         if emptied:
-            raise ImageDataError(f"every image of class folder(s) {_few([str(root / c) for c in emptied])} is unreadable")
+            folders = _few([str(root / c) for c in emptied])
+            raise ImageDataError(f"every image of class folder(s) {folders} is unreadable")
     return ImageFolderIndex(root=root, classes=list(found), samples=samples, skipped=skipped)
 
 

@@ -117,6 +117,12 @@ def _training_samples(args: argparse.Namespace, train: image.ImageFolderIndex, e
     return samples
 
 
+def _subset_name(args: argparse.Namespace) -> str:
+    if args.subset_file is not None:
+        return str(args.subset_file.resolve())
+    return f"{args.percent}% per class, seed {args.seed}"
+
+
 def _settings(args: argparse.Namespace, preset: Preset, pretrained: dict[str, Any], world_size: int) -> dict[str, Any]:
     linear = args.mode == "linear"
     batch = args.batch_size or (preset.linear_batch_size if linear else preset.finetune_batch_size)
@@ -137,36 +143,23 @@ def _settings(args: argparse.Namespace, preset: Preset, pretrained: dict[str, An
         "weight_decay": preset.linear_weight_decay if linear else 0.0,
         "momentum": 0.9,
         "milestones": list(preset.finetune_milestones),
-        "subset": None if linear else (str(args.subset_file) if args.subset_file else f"{args.percent}% seed {args.seed}"),
+        "subset": None if linear else _subset_name(args),
         "head_norm": preset.head_norm if args.head_norm is None else args.head_norm,
         "seed": args.seed,
     }
 
 
-def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
-    """Train the classifier (resuming from ``out/checkpoint.pt``), evaluate it, write results."""
-    env = init_distributed(args.device)
-    train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
-                             progress=not args.no_progress)
-    backbone, pretrained = load_pretrained_backbone(args.pretrained)
-    settings = _settings(args, preset, pretrained, env.world_size)
-    samples = _training_samples(args, train, env)
-    size = settings["image_size"]
-    dataset = image.ImageFolderDataset(samples, image.classifier_train_transform(size))
-    test_set = image.ImageFolderDataset(val.samples, image.eval_transform(size))
-    local_batch = settings["batch_size"] // env.world_size
-    sampler = ResumableSampler(dataset, batch_size=local_batch, world_size=env.world_size, rank=env.rank, seed=args.seed)
-    steps_per_epoch = sampler.batches_per_epoch
-    if steps_per_epoch == 0:
-        raise ValueError(f"{len(dataset)} training images are fewer than the batch size {settings['batch_size']}")
-    total_steps = settings["epochs"] * steps_per_epoch
-    workers = preset.num_workers if args.workers is None else args.workers
-
-    seed_everything(args.seed, 0)
-    wrapped = image.HighPassFirst(backbone, sigma=settings["highpass_sigma"], kernel_size=settings["highpass_kernel_size"])
-    frozen = args.mode == "linear"
-    model = Classifier(wrapped, image.FEATURE_DIMS[settings["arch"]], len(train.classes), frozen=frozen,
-                       head_norm=settings["head_norm"], seed=args.seed)
+def _build(
+    settings: dict[str, Any], backbone: nn.Module, classes: int, *, env: DistEnv, seed: int
+) -> tuple[Classifier, nn.Module, torch.optim.Optimizer]:
+    """The classifier on the device, its DDP wrapper (itself on one rank) and its SGD optimizer."""
+    seed_everything(seed, 0)
+    wrapped = image.HighPassFirst(
+        backbone, sigma=settings["highpass_sigma"], kernel_size=settings["highpass_kernel_size"]
+    )
+    frozen = settings["mode"] == "linear"
+    model = Classifier(wrapped, image.FEATURE_DIMS[settings["arch"]], classes, frozen=frozen,
+                       head_norm=settings["head_norm"], seed=seed)
     cuda = env.device.type == "cuda"
     if cuda and env.world_size > 1 and not frozen:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -182,6 +175,34 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     net: nn.Module = model
     if env.world_size > 1:
         net = DistributedDataParallel(model, device_ids=[env.device.index] if cuda else None)
+    return model, net, optimizer
+
+
+def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
+    """Train the classifier (resuming from ``out/checkpoint.pt``), evaluate it, write results."""
+    env = init_distributed(args.device)
+    train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
+                             progress=not args.no_progress)
+    backbone, pretrained = load_pretrained_backbone(args.pretrained)
+    settings = _settings(args, preset, pretrained, env.world_size)
+    samples = _training_samples(args, train, env)
+    size = settings["image_size"]
+    dataset = image.ImageFolderDataset(samples, image.classifier_train_transform(size))
+    test_set = image.ImageFolderDataset(val.samples, image.eval_transform(size))
+    local_batch = settings["batch_size"] // env.world_size
+    sampler = ResumableSampler(
+        dataset, batch_size=local_batch, world_size=env.world_size, rank=env.rank, seed=args.seed
+    )
+    steps_per_epoch = sampler.batches_per_epoch
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"{len(dataset)} training images are fewer than the batch size {settings['batch_size']}"
+        )
+    total_steps = settings["epochs"] * steps_per_epoch
+    workers = preset.num_workers if args.workers is None else args.workers
+
+    model, net, optimizer = _build(settings, backbone, len(train.classes), env=env, seed=args.seed)
+    cuda = env.device.type == "cuda"
 
     out: Path = args.out
     checkpoint = out / CHECKPOINT_NAME
@@ -235,7 +256,9 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
                 step, batch_in_epoch = step + 1, batch_in_epoch + 1
                 mean_loss = D.all_sum(loss.detach()).item() / env.world_size
                 if not math.isfinite(mean_loss):
-                    raise FloatingPointError(f"non-finite loss at step {step}; the last good checkpoint is {checkpoint}")
+                    raise FloatingPointError(
+                        f"non-finite loss at step {step}; the last good checkpoint is {checkpoint}"
+                    )
                 lr = settings["head_lr"] * factor
                 progress.update(settings["batch_size"], loss=mean_loss, lr=lr)
                 if step % args.log_every == 0:

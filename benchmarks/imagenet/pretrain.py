@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from maskaug import HighPass
 from maskaug.adapters import image

@@ -29,7 +29,8 @@ def pattern(label: int, width: int, height: int, generator: torch.Generator) -> 
     vertical = torch.sin(2 * math.pi * xs / period).expand(height, width)
     wave = (horizontal, vertical, horizontal * vertical)[label % 3]
     hue = torch.tensor(_PALETTE[label % len(_PALETTE)])
-    colours = torch.stack([0.7 * hue + 0.3 * torch.rand(3, generator=generator), 0.2 * torch.rand(3, generator=generator)])
+    bright = 0.7 * hue + 0.3 * torch.rand(3, generator=generator)
+    colours = torch.stack([bright, 0.2 * torch.rand(3, generator=generator)])
     weight = (wave > 0).float()[..., None]
     rgb = colours[0] * weight + colours[1] * (1 - weight)
     rgb = rgb + 0.05 * torch.randn(height, width, 3, generator=generator)
