@@ -8,7 +8,7 @@ from maskaug import HighPass
 from maskaug.adapters import image
 from maskaug.siamese import TrainConfig, TrainResult, init_distributed, pretrain
 
-from .common import load_splits, per_class, seed_everything, write_settings
+from .common import check_resumable_views, load_splits, per_class, seed_everything, write_settings
 from .presets import Preset
 
 
@@ -57,24 +57,24 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
         progress=not args.no_progress,
         knn_every_epochs=preset.knn_every_epochs,
     )
+    settings = {
+        "step": "pretrain",
+        "preset": args.preset,
+        "method": args.method,
+        "arch": preset.arch,
+        "image_size": preset.image_size,
+        "mask": not args.no_mask,
+        "highpass_sigma": sigma,
+        "highpass_kernel_size": args.highpass_kernel_size,
+        "cell": preset.cell,
+        "classes": len(train.classes),
+        "train_images": len(train),
+        "config": config.to_dict(),
+    }
+    if config.resume:
+        check_resumable_views(args.out, settings)
     if env.is_main:
-        write_settings(
-            args.out,
-            {
-                "step": "pretrain",
-                "preset": args.preset,
-                "method": args.method,
-                "arch": preset.arch,
-                "image_size": preset.image_size,
-                "mask": not args.no_mask,
-                "highpass_sigma": sigma,
-                "highpass_kernel_size": args.highpass_kernel_size,
-                "cell": preset.cell,
-                "classes": len(train.classes),
-                "train_images": len(train),
-                "config": config.to_dict(),
-            },
-        )
+        write_settings(args.out, settings)
     seed_everything(args.seed, 0)  # the same initial weights on every rank
     backbone = image.resnet_backbone(preset.arch)
     eval_highpass = None if sigma is None else HighPass(sigma, kernel_size=args.highpass_kernel_size)

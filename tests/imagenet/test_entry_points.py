@@ -150,3 +150,10 @@ def test_export_of_a_linear_run_is_a_whole_classifier(linear: Path, tmp_path: Pa
 
 def state_settings(run: Path) -> dict:
     return load_checkpoint(run / "checkpoint.pt")["settings"]
+
+
+def test_pretrain_refuses_to_resume_with_other_views(toy: Path, pretrained: Path) -> None:
+    with pytest.raises(ValueError, match=r"cannot resume .*mask \(checkpoint True, now False\)"):
+        main(["pretrain", "--data", str(toy), "--out", str(pretrained), "--preset", "tiny", "--no-progress",
+              "--no-mask"])
+    assert json.loads((pretrained / "imagenet.json").read_text())["mask"] is True
