@@ -1,0 +1,155 @@
+"""The experiments of the reproduction and the named grids (sizes) that run them.
+
+Scaling from ImageNet (224 px) to 32 px inputs (Fashion-MNIST's 28 px upscaled): the paper's
+32-pixel cells are 1/7 of the side, so cells of 4 px (1/8 of 32) are the nearest whole size, and its
+high-pass sigma of 5 px becomes 5 * 32 / 224 = 0.71 px. Masking ratios are fractions and need no
+scaling. The images have one channel, so channel-independent masks do nothing here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+#: The paper's high-pass sigma (5 px at 224 px) scaled to 32 px.
+SIGMA = 5 * 32 / 224
+#: The paper's 32-pixel cells at 224 px, scaled to 32 px and rounded to a divisor of the side.
+CELL = 4
+#: Throughput that plans the GPU grid (DESIGN.md section 4: ResNet-18 small stem, H200, bf16).
+GPU_VIEWS_PER_SECOND = 50_000
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One row of the results: how the two views are made and which method learns from them.
+
+    Attributes:
+        key: Short unique name (used in file names and the JSON).
+        label: What the row is, for the table.
+        group: The paper's claim the row belongs to.
+        augment: ``"standard"`` (crop, flip, jitter) or ``"crop"`` (random resized crop only).
+        masks: Apply `maskaug.MSCNMask` after the augmentation, on each view.
+        highpass: High-pass the input (in training and evaluation).
+        share_view: Augment once and mask that one view twice.
+        ratio: Grid masking ratio of both views.
+        cell: Grid cell size in pixels.
+        focal_prob: Probability of a focal mask instead of a grid.
+        fill: ``"noise"`` or ``"constant"`` (zero: "no information" after the high-pass).
+        method: ``"simclr"`` or ``"byol"``.
+    """
+
+    key: str
+    label: str
+    group: str
+    augment: str = "standard"
+    masks: bool = True
+    highpass: bool = True
+    share_view: bool = False
+    ratio: float = 0.15
+    cell: int = CELL
+    focal_prob: float = 0.4
+    fill: str = "noise"
+    method: str = "simclr"
+
+
+STANDARD = Experiment("standard", "SimCLR, standard augmentations", "MSCN improves SimCLR", masks=False, highpass=False)
+MSCN = Experiment("mscn", "SimCLR, standard augmentations + MSCN masks", "MSCN improves SimCLR")
+#: The paper's mask-only setting: two 30% grid masks on one random crop, nothing else, zero fill.
+MASKS_ONLY = Experiment(
+    "masks-only", "masks only, no high-pass", "high-pass (masks only)", augment="crop", highpass=False,
+    share_view=True, ratio=0.3, focal_prob=0.0, fill="constant",
+)
+MASKS_ONLY_HP = dataclasses.replace(MASKS_ONLY, key="masks-only-hp", label="masks only, high-pass", highpass=True)
+SHARED = dataclasses.replace(
+    MSCN, key="mscn-shared", label="standard + MSCN, masks on one shared view", group="masks on different views",
+    share_view=True,
+)
+SWEEP = "ratio and cell size"
+
+
+def ratio_row(ratio: float) -> Experiment:
+    return dataclasses.replace(MSCN, key=f"mscn-ratio-{ratio:.2f}", label=f"MSCN, ratio {ratio:.0%}", group=SWEEP, ratio=ratio)
+
+
+def cell_row(cell: int) -> Experiment:
+    return dataclasses.replace(MSCN, key=f"mscn-cell-{cell}", label=f"MSCN, cell {cell} px", group=SWEEP, cell=cell)
+
+
+def focal_row(prob: float) -> Experiment:
+    return dataclasses.replace(
+        MSCN, key=f"mscn-focal-{prob:.1f}", label=f"MSCN, focal probability {prob:.1f}", group="focal probability",
+        focal_prob=prob,
+    )
+
+
+BYOL_ROWS = (
+    dataclasses.replace(STANDARD, key="byol-standard", label="BYOL, standard augmentations", group="BYOL", method="byol"),
+    dataclasses.replace(MSCN, key="byol-mscn", label="BYOL, standard augmentations + MSCN masks", group="BYOL", method="byol"),
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A comparison the paper makes: it reports ``better`` above ``worse`` (ImageNet, linear probe)."""
+
+    text: str
+    better: str
+    worse: str
+    paper: str
+
+
+CLAIMS = (
+    Claim("the high-pass lifts mask-only training", "masks-only-hp", "masks-only", "30.2% vs 21.0%"),
+    Claim("MSCN masks improve SimCLR", "mscn", "standard", "MSCN above SimCLR (Table 1)"),
+    Claim("masks must go on different views", "mscn", "mscn-shared", "65.6% vs 29.1%"),
+    Claim("MSCN with BYOL", "byol-standard", "byol-mscn", "MSCN below BYOL (Tables 1, 3)"),
+)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Sizes of a run of the experiments: data subset, network width, schedule, seeds."""
+
+    name: str
+    experiments: tuple[Experiment, ...]
+    epochs: int
+    batch_size: int
+    width: int
+    train_limit: int | None
+    test_limit: int | None
+    seeds: tuple[int, ...] = (0, 1)
+    warmup_epochs: float = 1.0
+    proj_hidden_dim: int = 512
+    proj_out_dim: int = 128
+    ema_base: float = 0.99
+    probe_epochs: int = 100
+    knn_k: int = 20
+    note: str = ""
+
+    def views_per_run(self, train_size: int) -> int:
+        return self.epochs * (train_size // self.batch_size) * self.batch_size * 2
+
+
+_MAIN = (STANDARD, MSCN, MASKS_ONLY, MASKS_ONLY_HP, SHARED)
+_FULL = _MAIN + (ratio_row(0.3), ratio_row(0.5), cell_row(2), cell_row(8), focal_row(0.0)) + BYOL_ROWS
+
+GRIDS = {
+    # Everything at once on a GPU: 12 experiments x 2 seeds x 6 epochs of 60k images x 2 views is
+    # 17.3M views, about 6 minutes at 50k views/s, plus about 5 s of evaluation per run.
+    "gpu": Grid(
+        "gpu", _FULL, epochs=6, batch_size=512, width=64, train_limit=None, test_limit=None,
+        proj_hidden_dim=2048, proj_out_dim=256, knn_k=200,
+        note="full Fashion-MNIST; BYOL's EMA starts at 0.99 (the paper's 0.996 is for long runs)",
+    ),
+    # A narrow ResNet-18 on a subset: what two shared CPU cores manage in about half an hour.
+    "cpu": Grid(
+        "cpu", _MAIN + (ratio_row(0.5), cell_row(8)), epochs=3, batch_size=128, width=8, train_limit=2048,
+        test_limit=2000, warmup_epochs=0.5, proj_hidden_dim=256, proj_out_dim=64,
+        note="a fixed random subset; a narrow ResNet-18 (width 8: 8-16-32-64 channels)",
+    ),
+    # The same experiments at toy size: checks the code end to end in seconds.
+    "smoke": Grid(
+        "smoke", _FULL, epochs=1, batch_size=32, width=2, train_limit=96, test_limit=64, warmup_epochs=0.5,
+        proj_hidden_dim=32, proj_out_dim=16, probe_epochs=5, knn_k=5, note="toy size: checks the code, says nothing",
+    ),
+}

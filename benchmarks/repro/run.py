@@ -1,0 +1,256 @@
+"""Run a grid of experiments: pre-train, evaluate with kNN and a linear probe, write the tables."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from maskaug import HighPass, MultiView, mscn_views
+from maskaug.siamese import TrainConfig, extract_features, knn_accuracy, linear_probe, pretrain
+
+from .augment import GrayAugment
+from .data import CLASSES, ENV_VAR, FashionMNISTError, default_path, fashion_mnist
+from .grid import CELL, CLAIMS, GPU_VIEWS_PER_SECOND, GRIDS, SIGMA, Experiment, Grid
+from .model import ResNet18
+
+CHANCE = 1 / CLASSES
+
+
+def build_views(exp: Experiment) -> MultiView:
+    """The two views of ``exp``, made on the device from a batch: augmentation, high-pass, masks."""
+    if exp.augment == "standard":
+        augment = GrayAugment(generator=torch.Generator())
+    else:  # the paper's mask-only setting: a random resized crop and nothing else
+        augment = GrayAugment(flip=0.0, jitter=0.0, generator=torch.Generator())
+    if not exp.masks:
+        return MultiView([augment, augment])
+    return mscn_views(
+        augment,
+        ratios=(exp.ratio, exp.ratio),
+        share_augment=exp.share_view,
+        generator=torch.Generator(),
+        layout="b c h w",
+        cell=exp.cell,
+        focal_prob=exp.focal_prob,
+        fill=exp.fill,
+        highpass_sigma=SIGMA if exp.highpass else None,
+    )
+
+
+def run_one(exp: Experiment, grid: Grid, data: tuple[Any, Any], *, seed: int, runs_dir: Path) -> dict[str, Any]:
+    """Pre-train one model on ``data[0]`` and evaluate it on ``data[1]`` (test split).
+
+    The backbone sees high-passed input in evaluation when it was trained with it.
+    """
+    train, test = data
+    torch.manual_seed(seed)
+    backbone = ResNet18(width=grid.width)
+    config = TrainConfig(
+        method=exp.method,
+        feature_dim=backbone.feature_dim,
+        global_batch_size=grid.batch_size,
+        epochs=grid.epochs,
+        warmup_epochs=min(grid.warmup_epochs, grid.epochs),
+        proj_hidden_dim=grid.proj_hidden_dim,
+        proj_out_dim=grid.proj_out_dim,
+        pred_hidden_dim=grid.proj_hidden_dim,
+        ema_base=grid.ema_base,
+        seed=seed,
+        out_dir=str(runs_dir / exp.key / f"seed{seed}"),
+        resume=False,
+        knn_every_epochs=0,
+        log_every_steps=20,
+    )
+    eval_transform = HighPass(SIGMA) if exp.highpass else None
+    result = pretrain(config, backbone, train, batch_views=build_views(exp), eval_transform=eval_transform)
+    net = result.network.backbone
+    device = next(net.parameters()).device
+    eval_start = time.perf_counter()
+    train_f = extract_features(net, train, device=device, transform=eval_transform)
+    test_f = extract_features(net, test, device=device, transform=eval_transform)
+    knn = knn_accuracy(*train_f, *test_f, k=grid.knn_k)
+    probe = linear_probe(*train_f, *test_f, epochs=grid.probe_epochs, batch_size=256, lr=0.1, seed=seed)
+    return {
+        "key": exp.key,
+        "seed": seed,
+        "knn_top1": knn,
+        "linear_top1": probe.test_top1,
+        "final_loss": result.final_loss,
+        "views_per_s": result.views_per_second,
+        "train_seconds": result.seconds,
+        "eval_seconds": time.perf_counter() - eval_start,
+    }
+
+
+def summarize(grid: Grid, runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and sample standard deviation over seeds (None for one seed), per experiment, in the grid's order."""
+    rows = []
+    for exp in grid.experiments:
+        done = [r for r in runs if r["key"] == exp.key]
+        if not done:
+            continue
+        row: dict[str, Any] = {"key": exp.key, "label": exp.label, "group": exp.group, "seeds": [r["seed"] for r in done]}
+        for metric in ("knn_top1", "linear_top1"):
+            values = [r[metric] for r in done]
+            row[metric] = statistics.fmean(values)
+            row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else None
+        rows.append(row)
+    return rows
+
+
+def judge(rows: Sequence[dict[str, Any]], metric: str = "linear_top1") -> list[dict[str, Any]]:
+    """Each paper claim whose two rows ran: the difference of means and whether it is clear.
+
+    A difference is clear when it exceeds twice the combined seed spread,
+    ``2 * sqrt(std_a**2 + std_b**2)``; otherwise it is within the noise of this run.
+    """
+    by_key = {r["key"]: r for r in rows}
+    verdicts = []
+    for claim in CLAIMS:
+        if claim.better not in by_key or claim.worse not in by_key:
+            continue
+        a, b = by_key[claim.better], by_key[claim.worse]
+        diff = a[metric] - b[metric]
+        stds = (a[f"{metric}_std"], b[f"{metric}_std"])
+        noise = None if None in stds else 2 * math.sqrt(stds[0] ** 2 + stds[1] ** 2)
+        if noise is None or abs(diff) <= noise:
+            verdict = "within noise"
+        else:
+            verdict = "agrees" if diff > 0 else "disagrees"
+        verdicts.append({"claim": claim.text, "paper": claim.paper, "better": claim.better, "worse": claim.worse,
+                         "difference": diff, "noise": noise, "verdict": verdict})
+    return verdicts
+
+
+def _pct(mean: float, std: float | None) -> str:
+    return f"{100 * mean:.1f}" if std is None else f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+
+def markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]]) -> str:
+    """The results as markdown: set-up, the table (mean ± std over seeds), the claims."""
+    lines = [
+        f"# Reproduction grid `{meta['grid']}` on Fashion-MNIST",
+        "",
+        f"- device: {meta['device']}; torch {meta['torch']}; {meta['date']}",
+        f"- command: `{meta['command']}`",
+        f"- data: {meta['train_size']} training images, {meta['test_size']} test images ({meta['note']})",
+        f"- backbone: ResNet-18 with a small-image stem (3x3 convolution, no max-pool), width {meta['width']} "
+        f"({8 * meta['width']} features); 28x28 images upscaled to 32x32, one channel",
+        f"- pre-training: {meta['epochs']} epochs, batch {meta['batch_size']}, 2 views, LARS with the paper's "
+        f"base LR scaled to the batch; seeds {', '.join(map(str, meta['seeds']))}",
+        f"- masks: cells of {CELL} px and high-pass sigma {SIGMA:.2f} px (the paper's 32 px and 5 px at 224 px, "
+        "scaled to 32 px) unless the row says otherwise; focal probability 0.4, noise fill",
+        f"- evaluation on the test images: weighted kNN (k={meta['knn_k']}) and a linear probe "
+        f"({meta['probe_epochs']} epochs) on frozen features; high-passed input where training used it; "
+        f"chance is {100 * CHANCE:.0f}%",
+        "",
+        "| claim | experiment | kNN top-1 (%) | linear top-1 (%) | seeds |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['group']} | {r['label']} | {_pct(r['knn_top1'], r['knn_top1_std'])} | "
+            f"{_pct(r['linear_top1'], r['linear_top1_std'])} | {len(r['seeds'])} |"
+        )
+    if verdicts:
+        lines += ["", "Mean ± sample standard deviation over seeds. The paper's claims, on linear top-1 "
+                  "(clear: the difference exceeds twice the combined spread):", "",
+                  "| claim | paper (ImageNet) | here (points) | verdict |", "|---|---|---:|---|"]
+        for v in verdicts:
+            noise = "one seed" if v["noise"] is None else f"noise {100 * v['noise']:.1f}"
+            lines.append(f"| {v['claim']} | {v['paper']} | {100 * v['difference']:+.1f} ({noise}) | {v['verdict']} |")
+    return "\n".join(lines) + "\n"
+
+
+def device_name() -> str:
+    """The accelerator's name, or the CPU model with its core count."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"CPU: {model}, {torch.get_num_threads()} threads"
+
+
+def run_grid(grid: Grid, *, data_path: Path, out: Path, runs_dir: Path, command: str) -> dict[str, Any]:
+    """Every experiment of ``grid`` for every seed; ``out/results.json`` and ``results.md`` are
+    rewritten after each run, so an interrupted grid leaves its finished runs behind."""
+    data = fashion_mnist(data_path, train_limit=grid.train_limit, test_limit=grid.test_limit)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "grid": grid.name, "command": command, "device": device_name(), "torch": torch.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "train_size": len(data[0]), "test_size": len(data[1]), "epochs": grid.epochs, "batch_size": grid.batch_size,
+        "width": grid.width, "seeds": list(grid.seeds), "knn_k": grid.knn_k, "probe_epochs": grid.probe_epochs,
+        "note": grid.note, "sigma": SIGMA,
+    }
+    plan = [(seed, exp) for seed in grid.seeds for exp in grid.experiments]
+    views = len(plan) * grid.views_per_run(len(data[0]))
+    print(f"grid {grid.name}: {len(plan)} runs, {views / 1e6:.2f}M training views "
+          f"(~{views / GPU_VIEWS_PER_SECOND / 60:.1f} min of training at {GPU_VIEWS_PER_SECOND} views/s on an H200)",
+          flush=True)
+    runs: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    for i, (seed, exp) in enumerate(plan, 1):
+        print(f"[{i}/{len(plan)}] {exp.key} seed {seed}: {exp.label}", flush=True)
+        run = run_one(exp, grid, data, seed=seed, runs_dir=runs_dir)
+        runs.append(run)
+        elapsed = time.perf_counter() - start
+        print(f"[{i}/{len(plan)}] {exp.key} seed {seed}: kNN {100 * run['knn_top1']:.1f}%, "
+              f"linear {100 * run['linear_top1']:.1f}%; {elapsed / 60:.1f} min elapsed, "
+              f"~{elapsed / i * (len(plan) - i) / 60:.1f} min left", flush=True)
+        rows = summarize(grid, runs)
+        verdicts = judge(rows)
+        report = {"meta": {**meta, "complete": i == len(plan), "seconds": elapsed}, "runs": runs, "rows": rows,
+                  "claims": verdicts, "chance": CHANCE}
+        (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / "results.md").write_text(markdown(meta, rows, verdicts))
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Command line: ``python -m benchmarks.repro --grid {gpu,cpu,smoke} [--data DIR] [--out DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.repro", description=__doc__)
+    parser.add_argument("--grid", choices=sorted(GRIDS), required=True, help="which experiments at which size")
+    parser.add_argument("--data", type=Path, default=None,
+                        help=f"Fashion-MNIST folder (default: ${ENV_VAR}, else {default_path()})")
+    parser.add_argument("--out", type=Path, default=None, help="where results.json/.md go (default runs/repro/GRID)")
+    parser.add_argument("--runs", type=Path, default=None, help="checkpoints and logs (default OUT/runs)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="override the grid's seeds")
+    parser.add_argument("--only", nargs="+", default=None, metavar="KEY", help="run only these experiments")
+    args = parser.parse_args(argv)
+    grid = GRIDS[args.grid]
+    if args.seeds is not None:
+        grid = dataclasses.replace(grid, seeds=tuple(args.seeds))
+    if args.only is not None:
+        known = {e.key for e in grid.experiments}
+        unknown = sorted(set(args.only) - known)
+        if unknown:
+            parser.error(f"--only: unknown experiments {unknown}; grid {grid.name} has {sorted(known)}")
+        grid = dataclasses.replace(grid, experiments=tuple(e for e in grid.experiments if e.key in args.only))
+    out = args.out or Path("runs/repro") / grid.name
+    argv_text = " ".join(sys.argv[1:] if argv is None else argv)
+    try:
+        report = run_grid(grid, data_path=args.data or default_path(), out=out, runs_dir=args.runs or out / "runs",
+                          command=f"python -m benchmarks.repro {argv_text}")
+    except FashionMNISTError as e:
+        raise SystemExit(f"error: {e}") from e
+    print()
+    print((out / "results.md").read_text())
+    return report

@@ -1,0 +1,57 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.repro import main
+from benchmarks.repro.plot import main as plot_main
+
+
+def test_smoke_grid_end_to_end_then_plot(tmp_path: Path, fashion_path: Path) -> None:
+    out = tmp_path / "smoke"
+    argv = ["--grid", "smoke", "--data", str(fashion_path), "--out", str(out), "--only", "masks-only", "masks-only-hp"]
+    report = main(argv)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved == json.loads(json.dumps(report))
+    assert saved["meta"]["complete"] and saved["meta"]["train_size"] == 96 and saved["meta"]["test_size"] == 64
+    assert sorted((r["key"], r["seed"]) for r in saved["runs"]) == [
+        ("masks-only", 0), ("masks-only", 1), ("masks-only-hp", 0), ("masks-only-hp", 1)]
+    for row in saved["rows"]:
+        for metric in ("knn_top1", "linear_top1"):
+            assert 0 <= row[metric] <= 1 and row[f"{metric}_std"] >= 0
+    assert [c["claim"] for c in saved["claims"]] == ["the high-pass lifts mask-only training"]
+    text = (out / "results.md").read_text()
+    assert "| high-pass (masks only) | masks only, high-pass |" in text
+    assert f"--out {out}" in text and "ResNet-18 with a small-image stem" in text
+
+    page = tmp_path / "page.md"
+    page.write_text("intro\n<!-- repro:smoke:start -->\nold\n<!-- repro:smoke:end -->\nend\n")
+    plot_main(["--results", str(out / "results.json"), "--assets", str(tmp_path / "assets"), "--page", str(page)])
+    new = page.read_text()
+    assert (tmp_path / "assets" / "smoke.png").stat().st_size > 0
+    assert "old" not in new and new.startswith("intro\n") and new.endswith("end\n")
+    assert "](assets/smoke.png)" in new and "| masks only, high-pass |" in new
+
+
+def test_missing_data_stops_with_the_path_and_the_expected_files(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="t10k-images-idx3-ubyte.gz") as info:
+        main(["--grid", "smoke", "--data", str(tmp_path / "absent"), "--out", str(tmp_path / "out")])
+    assert str(tmp_path / "absent") in str(info.value)
+
+
+def test_unknown_experiment_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["--grid", "smoke", "--only", "nonsense", "--out", str(tmp_path)])
+
+
+def test_plot_needs_the_page_markers(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    row = {"key": "standard", "label": "standard", "group": "g", "seeds": [0], "knn_top1": 0.5, "knn_top1_std": None,
+           "linear_top1": 0.6, "linear_top1_std": None}
+    meta = {"grid": "cpu", "train_size": 1, "test_size": 1, "epochs": 1, "width": 1, "seeds": [0], "device": "d",
+            "torch": "t", "date": "d", "command": "c", "note": "n", "batch_size": 1, "knn_k": 1, "probe_epochs": 1}
+    results.write_text(json.dumps({"meta": meta, "rows": [row], "claims": [], "chance": 0.1}))
+    page = tmp_path / "page.md"
+    page.write_text("no markers\n")
+    with pytest.raises(ValueError, match="repro:cpu:start"):
+        plot_main(["--results", str(results), "--assets", str(tmp_path), "--page", str(page)])
