@@ -429,6 +429,9 @@ def pretrain(
     batch is split over ranks, BatchNorm becomes SyncBatchNorm on CUDA, NT-Xent negatives come
     from every rank. With an existing ``out_dir/checkpoint.pt`` (and ``config.resume``) the run
     continues where it stopped, exactly, so ``torchrun --max-restarts N`` recovers from a crash.
+    (With torch >= 2.4, run such torchrun jobs with ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1``:
+    the rendezvous store shared with the workers can give restarted workers the previous
+    round's addresses, pytorch/pytorch#135712.)
 
     Views come either from the dataset (it yields ``(list_of_K_views, label)``, built per sample,
     e.g. in DataLoader workers) or from ``batch_views`` applied on the device to each batch

@@ -15,15 +15,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def train_in_subprocess(out_dir: Path, *extra: str, launcher: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", *launcher, "tests.siamese._workers", str(out_dir), *extra],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    # torchrun's rendezvous store, shared with the workers since torch 2.4, can hand restarted
+    # workers the addresses of the previous round (pytorch/pytorch#135712); keep them apart.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
+    command = [sys.executable, "-m", *launcher, "tests.siamese._workers", str(out_dir), *extra]
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
+    try:
+        stdout, stderr = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the launcher and every worker it started
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def test_killed_run_resumes_to_identical_weights(tmp_path: Path) -> None:
