@@ -24,9 +24,10 @@ def _runtime(default: Any) -> Any:
 class TrainConfig:
     """Everything that defines a siamese pre-training run.
 
-    Fields marked "runtime" (output paths, logging, worker counts, compilation) may differ when a
-    run resumes; every other field must equal the one stored in the checkpoint, or the resume is
-    refused naming the field (see `ConfigMismatchError`).
+    The runtime fields (``out_dir``, ``resume``, ``checkpoint_every_steps``, ``log_every_steps``,
+    ``num_workers``, ``compile``, ``channels_last``, ``progress`` and the ``knn_*`` monitor
+    settings) may differ when a run resumes; every other field must equal the one stored in the
+    checkpoint, or the resume is refused naming the field (see `ConfigMismatchError`).
 
     Args:
         method: ``"simclr"`` (NT-Xent, temperature ``temperature``) or ``"byol"`` (EMA target and
@@ -96,8 +97,8 @@ class TrainConfig:
     compile: bool = _runtime(False)
     channels_last: bool = _runtime(True)
     progress: bool = _runtime(True)
-    knn_k: int = 200
-    knn_temperature: float = 0.1
+    knn_k: int = _runtime(200)
+    knn_temperature: float = _runtime(0.1)
     knn_every_epochs: int = _runtime(1)
 
     def __post_init__(self) -> None:

@@ -47,7 +47,8 @@ class TrainResult:
         steps: Optimizer steps done in total (including before a resume).
         final_loss: Global mean siamese loss of the last step of this session (NaN if none ran).
         online_linear_top1: Online classifier's top-1 over the last epoch's training batches.
-        knn_top1: Last kNN monitor accuracy, or ``None`` without monitor data.
+        knn_top1: Last kNN monitor accuracy on rank 0; ``None`` on other ranks or without
+            monitor data.
         views_per_second: Training throughput of this session over all ranks.
         seconds: Wall time of this session's training loop.
         checkpoint: Path of the run's checkpoint.
@@ -264,13 +265,14 @@ class _Run:
         cfg = self.config
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             _, z, p, logits = self.model(x)
-            if cfg.method == "simclr":
-                zs = z.chunk(k)
-                loss = multi_pair_loss(lambda i, j: nt_xent_loss(zs[i], zs[j], temperature=cfg.temperature), pairs)
-            else:
-                ps = p.chunk(k)
-                ts = self.target(x).chunk(k)
-                loss = multi_pair_loss(lambda i, j: byol_loss(ps[i], ps[j], ts[i], ts[j]), pairs)
+            targets = None if self.target is None else self.target(x)
+        # the losses run outside autocast: they compute in float32 (float64 inputs stay float64)
+        if cfg.method == "simclr":
+            zs = z.chunk(k)
+            loss = multi_pair_loss(lambda i, j: nt_xent_loss(zs[i], zs[j], temperature=cfg.temperature), pairs)
+        else:
+            ps, ts = p.chunk(k), targets.chunk(k)
+            loss = multi_pair_loss(lambda i, j: byol_loss(ps[i], ps[j], ts[i], ts[j]), pairs)
         total = loss
         ce = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device)
