@@ -1,0 +1,1 @@
+"""Tests of the spectrogram, video and RGB-D adapters and their recipes."""
