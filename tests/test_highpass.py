@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from maskaug import HighPass, highpass
+highpass_module = importlib.import_module("maskaug.highpass")
 from maskaug.highpass import gaussian_kernel
+
+
+@pytest.fixture(params=["matmul", "conv"])
+def blur_path(request, monkeypatch):
+    """Run a test on the CPU's banded-matrix path and on the convolution path."""
+    if request.param == "conv":
+        monkeypatch.setattr(highpass_module, "MATMUL_MAX_LENGTH", 0)
+    return request.param
 
 
 def reference_highpass(x: np.ndarray, sigma: float, axes: tuple[int, ...], kernel_size: int | None) -> np.ndarray:
@@ -48,13 +58,14 @@ def test_kernel_is_a_normalized_gaussian():
     assert gaussian_kernel(5.0, 11).shape == (11,)
 
 
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the path is fixed per test
 @given(
     seed=st.integers(0, 2**32 - 1),
     sigma=st.floats(0.5, 3.0),
     kernel_size=st.sampled_from([None, 3, 5, 7]),
     axes=st.sampled_from([(-1,), (-2, -1), (0, 2), (1,), (0, 1, 2)]),
 )
-def test_matches_float64_reference(seed, sigma, kernel_size, axes):
+def test_matches_float64_reference(blur_path, seed, sigma, kernel_size, axes):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(12, 11, 13, generator=g, dtype=torch.float64)
     radius = math.ceil(3 * sigma) if kernel_size is None else kernel_size // 2
@@ -68,14 +79,14 @@ def test_matches_float64_reference(seed, sigma, kernel_size, axes):
     assert np.abs(got32 - expected).max() <= 1e-5 * scale
 
 
-def test_image_batch_paper_setting_matches_reference():
+def test_image_batch_paper_setting_matches_reference(blur_path):
     x = torch.randn(2, 3, 40, 36, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     expected = reference_highpass(x.numpy(), 5.0, (2, 3), None)
     np.testing.assert_allclose(highpass(x, 5.0).numpy(), expected, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
-def test_preserves_dtype_shape_and_input(dtype):
+def test_preserves_dtype_shape_and_input(blur_path, dtype):
     x = torch.randn(2, 3, 24, 24).to(dtype)
     before = x.clone()
     y = highpass(x, 2.0)
@@ -85,12 +96,12 @@ def test_preserves_dtype_shape_and_input(dtype):
     torch.testing.assert_close(y.double(), highpass(x.double(), 2.0), atol=tol, rtol=tol)
 
 
-def test_constant_input_gives_zeros():
+def test_constant_input_gives_zeros(blur_path):
     x = torch.full((3, 50, 50), 7.5)
     assert highpass(x, 5.0).abs().max() < 1e-5
 
 
-def test_differentiable():
+def test_differentiable(blur_path):
     x = torch.randn(1, 1, 20, 20, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: highpass(t, 1.5), (x,))
 

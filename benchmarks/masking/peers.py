@@ -1,0 +1,255 @@
+"""maskaug's high-pass and masks against kornia, timm, torchvision and torchaudio, on one device.
+
+One run times, on an image batch (default ``256x3x224x224`` on a GPU, ``8x3x224x224`` on a CPU) in
+float32 and bfloat16: ``x.clone()`` (the memory floor), maskaug ``highpass`` and ``MSCNMask`` (on
+the fused Triton path where it runs, and on the pure-torch path), torchvision ``gaussian_blur``
+(k=31) as a high-pass, kornia ``RandomErasing``, timm ``RandomErasing(mode="pixel")``,
+torchvision v2 ``RandomErasing`` (a per-sample loop: it draws one box per call); and on a
+spectrogram batch (``256x1x128x1000`` on a GPU) maskaug in the ``b c f t`` layout against
+torchaudio ``FrequencyMasking`` + ``TimeMasking`` with ``iid_masks=True``.
+
+Medians of ``--repeats`` timed calls after ``--warmup`` untimed ones; CUDA events on a GPU,
+``perf_counter`` around a synchronized call on a CPU. Prints a table with ratios to the floor and
+the targets, and writes JSON. Peers that are not installed are reported as missing.
+
+Run from the repository root::
+
+    python -m benchmarks.masking.peers                  # on the GPU if there is one
+    python -m benchmarks.masking.peers --device cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+import maskaug
+from maskaug import MSCNMask, _triton, highpass
+
+DEFAULT_OUT = Path(__file__).parent / "results"
+SIGMA = 5.0
+
+#: Targets, as (numerator, denominator, at most this ratio), checked on a GPU.
+TARGETS = (
+    ("highpass + MSCNMask", "clone", 5.0),
+    ("highpass + MSCNMask", "highpass torch (separable conv)", 1 / 8),
+    ("highpass + MSCNMask", "kornia RandomErasing", 1 / 2.5),
+)
+
+
+@contextlib.contextmanager
+def _torch_path() -> Iterator[None]:
+    """Force maskaug's pure-torch path for the duration of a call."""
+    old = os.environ.get("MASKAUG_DISABLE_TRITON")
+    os.environ["MASKAUG_DISABLE_TRITON"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MASKAUG_DISABLE_TRITON"]
+        else:
+            os.environ["MASKAUG_DISABLE_TRITON"] = old
+
+
+def _on_torch_path(fn: Callable[[], object]) -> Callable[[], object]:
+    def call() -> object:
+        with _torch_path():
+            return fn()
+
+    return call
+
+
+def time_ms(fn: Callable[[], object], *, device: torch.device, repeats: int, warmup: int) -> float:
+    """Median time of ``fn()`` in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        for _ in range(repeats):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+    else:
+        for _ in range(repeats):
+            begin = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - begin) * 1e3)
+    return statistics.median(times)
+
+
+def image_ops(x: torch.Tensor, generator: torch.Generator) -> dict[str, Callable[[], object] | str]:
+    """The image-batch operations by row name; a string explains why a row cannot run."""
+    layout = dict(layout="b c h w", generator=generator)
+    mscn = MSCNMask(**layout)
+    mask_only = MSCNMask(highpass_sigma=None, **layout)
+    ops: dict[str, Callable[[], object] | str] = {
+        "clone": x.clone,
+        "highpass": lambda: highpass(x, SIGMA),
+        "highpass torch (separable conv)": _on_torch_path(lambda: highpass(x, SIGMA)),
+        "highpass + MSCNMask": lambda: mscn(x),
+        "highpass + MSCNMask, torch path": _on_torch_path(lambda: mscn(x)),
+        "MSCNMask without high-pass": lambda: mask_only(x),
+    }
+    if not _triton.usable(x):
+        ops["highpass"] = ops["highpass + MSCNMask"] = "fused path does not run here"
+
+    from torchvision.transforms import v2
+    from torchvision.transforms.v2 import functional as TF
+
+    ops["torchvision gaussian_blur k31 high-pass"] = lambda: x - TF.gaussian_blur(x, [31, 31], [SIGMA, SIGMA])
+    erase = v2.RandomErasing(p=1.0)
+    ops["torchvision v2 RandomErasing (per-sample loop)"] = lambda: torch.stack([erase(sample) for sample in x])
+
+    if importlib.util.find_spec("kornia") is None:
+        ops["kornia RandomErasing"] = "kornia is not installed"
+    else:
+        import kornia.augmentation as K
+
+        kornia_erase = K.RandomErasing(p=1.0).to(x.device)
+        ops["kornia RandomErasing"] = lambda: kornia_erase(x)
+
+    if importlib.util.find_spec("timm") is None:
+        ops["timm RandomErasing pixel"] = "timm is not installed"
+    else:
+        from timm.data.random_erasing import RandomErasing
+
+        timm_erase = RandomErasing(probability=1.0, mode="pixel", device=str(x.device))
+        ops["timm RandomErasing pixel"] = lambda: timm_erase(x.clone())
+    return ops
+
+
+def spectrogram_ops(s: torch.Tensor, generator: torch.Generator) -> dict[str, Callable[[], object] | str]:
+    """Spectrogram-batch operations: maskaug in ``b c f t`` against torchaudio SpecAugment."""
+    ops: dict[str, Callable[[], object] | str] = {"clone": s.clone}
+    grid = MSCNMask(layout="b c f t", cell=(16, 50), highpass_sigma=None, fill="constant", focal_prob=0.0,
+                    generator=generator)
+    full = MSCNMask(layout="b c f t", cell=(16, 50), highpass_sigma=2.0, generator=generator)
+    ops["maskaug grid mask, fill 0 (b c f t)"] = lambda: grid(s)
+    ops["maskaug high-pass + MSCNMask (b c f t)"] = lambda: full(s)
+    if importlib.util.find_spec("torchaudio") is None:
+        ops["torchaudio FrequencyMasking + TimeMasking"] = "torchaudio is not installed"
+    else:
+        import torchaudio.transforms as T
+
+        freq, tim = T.FrequencyMasking(27, iid_masks=True), T.TimeMasking(100, iid_masks=True)
+        ops["torchaudio FrequencyMasking + TimeMasking"] = lambda: tim(freq(s))
+    return ops
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
+    return platform.processor() or "cpu"
+
+
+def run(args: argparse.Namespace) -> dict:
+    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    on_gpu = device.type == "cuda"
+    batch = args.batch or (256 if on_gpu else 8)
+    spec_batch = args.spec_batch or (256 if on_gpu else 8)
+    generator = torch.Generator(device=device).manual_seed(0)
+    rows = []
+    for dtype_name in args.dtypes:
+        dtype = getattr(torch, dtype_name)
+        x = torch.randn(batch, 3, args.size, args.size, generator=generator, device=device).to(dtype)
+        s = torch.randn(spec_batch, 1, args.spec_freq, args.spec_time, generator=generator, device=device).to(dtype)
+        for group, tensor, ops in (("image", x, image_ops(x, generator)), ("spectrogram", s, spectrogram_ops(s, generator))):
+            floor = None
+            for name, op in ops.items():
+                row = {"group": group, "name": name, "dtype": dtype_name, "shape": list(tensor.shape)}
+                if isinstance(op, str):
+                    row["skipped"] = op
+                else:
+                    try:
+                        row["median_ms"] = time_ms(op, device=device, repeats=args.repeats, warmup=args.warmup)
+                    except (RuntimeError, TypeError, ValueError) as error:
+                        row["skipped"] = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+                if name == "clone":
+                    floor = row.get("median_ms")
+                if "median_ms" in row and floor:
+                    row["x_floor"] = row["median_ms"] / floor
+                rows.append(row)
+                _print_row(row)
+    return {
+        "device": device_name(device),
+        "device_type": device.type,
+        "torch": torch.__version__,
+        "maskaug": maskaug.__version__,
+        "fused_path": _triton.usable(torch.empty(1, device=device)),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python -m benchmarks.masking.peers " + shlex.join(sys.argv[1:]),
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "rows": rows,
+        "targets": targets(rows) if on_gpu else [],
+    }
+
+
+def targets(rows: list[dict]) -> list[dict]:
+    """The GPU targets on the float32 image batch, with the measured ratio and whether it is met."""
+    times = {r["name"]: r["median_ms"] for r in rows if r["group"] == "image" and r["dtype"] == "float32" and "median_ms" in r}
+    out = []
+    for numerator, denominator, limit in TARGETS:
+        if numerator in times and denominator in times:
+            ratio = times[numerator] / times[denominator]
+            out.append({"ratio": f"{numerator} / {denominator}", "measured": ratio, "at_most": limit, "met": ratio <= limit})
+    return out
+
+
+def _print_row(row: dict) -> None:
+    label = f"{row['group']:<11} {row['dtype']:<8} {row['name']:<48}"
+    if "skipped" in row:
+        print(f"{label} {'-':>10}   ({row['skipped']})", flush=True)
+    else:
+        floor = f"{row['x_floor']:8.1f}x floor" if "x_floor" in row else ""
+        print(f"{label} {row['median_ms']:10.3f} ms {floor}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--batch", type=int, default=0, help="image batch (default 256 on a GPU, 8 on a CPU)")
+    parser.add_argument("--size", type=int, default=224, help="image side")
+    parser.add_argument("--spec-batch", type=int, default=0, help="spectrogram batch (default 256 on a GPU, 8 on a CPU)")
+    parser.add_argument("--spec-freq", type=int, default=128)
+    parser.add_argument("--spec-time", type=int, default=1000)
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default results/peers-<device type>.json)")
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error("--repeats must be >= 1 and --warmup >= 0")
+    result = run(args)
+    for t in result["targets"]:
+        print(f"target {t['ratio']}: {t['measured']:.3f} (at most {t['at_most']:.3f}) {'met' if t['met'] else 'NOT met'}")
+    out = args.out or DEFAULT_OUT / f"peers-{result['device_type']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

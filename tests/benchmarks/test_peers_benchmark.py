@@ -1,0 +1,25 @@
+"""Smoke test of the peers benchmark: every row runs (or says why not) and lands in the JSON."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.masking import peers
+
+
+def test_peers_benchmark_runs_every_row(tmp_path):
+    out = tmp_path / "peers.json"
+    peers.main([
+        "--device", "cpu", "--batch", "2", "--size", "64", "--spec-batch", "2", "--spec-freq", "32",
+        "--spec-time", "100", "--dtypes", "float32", "--repeats", "1", "--warmup", "0", "--out", str(out),
+    ])
+    result = json.loads(out.read_text())
+    names = {row["name"] for row in result["rows"]}
+    for expected in ("clone", "highpass torch (separable conv)", "highpass + MSCNMask, torch path",
+                     "torchvision gaussian_blur k31 high-pass", "kornia RandomErasing", "timm RandomErasing pixel",
+                     "torchvision v2 RandomErasing (per-sample loop)", "torchaudio FrequencyMasking + TimeMasking",
+                     "maskaug grid mask, fill 0 (b c f t)"):
+        assert expected in names
+    timed = [row for row in result["rows"] if "median_ms" in row]
+    assert all(row["median_ms"] > 0 for row in timed)
+    assert result["device_type"] == "cpu" and result["command"].startswith("python -m benchmarks.masking.peers")
