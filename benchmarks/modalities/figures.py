@@ -5,7 +5,8 @@
   `maskaug.adapters.rgbd.RGBDMask`;
 * ``video_masks.png``: one moving Fashion-MNIST clip under VideoMAE tubes and the MSCN
   per-frame, tube and space-time presets;
-* ``spectrogram_masks.png``: one spoken word's log-mel features under SpecAugment and MSCN.
+* ``spectrogram_masks.png``: one spoken word's log-mel features under SpecAugment and MSCN;
+* ``rgbd_shapes.png``: two samples of each class of the synthetic RGB-D shapes.
 
 Every random draw comes from a seeded ``torch.Generator``, so every run draws the same pictures.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from skimage import data
 
@@ -25,6 +27,7 @@ from maskaug.adapters import rgbd, spectrogram, video
 
 from . import spectrogram as spectrogram_recipe
 from . import video as video_recipe
+from .shapes import CLASSES, render_shapes
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "assets" / "modalities"
 SEED = 0
@@ -124,14 +127,30 @@ def spectrogram_figure(path: Path) -> None:
     fig.savefig(path, dpi=80)
 
 
+def shapes_figure(path: Path) -> None:
+    rgb, depth, labels = render_shapes(2 * len(CLASSES), size=48, generator=torch.Generator().manual_seed(SEED))
+    fig = Figure(figsize=(1.5 * len(labels), 3.4))
+    axes = fig.subplots(2, len(labels))
+    for i, label in enumerate(labels.tolist()):
+        axes[0, i].imshow(rgb[i].permute(1, 2, 0).numpy())
+        axes[0, i].set_title(CLASSES[label], fontsize=9)
+        shown = np.where(depth[i].numpy() > 0, depth[i].numpy(), np.nan)  # missing depth drawn black
+        axes[1, i].imshow(shown, cmap=colormaps["magma_r"].with_extremes(bad="black"))
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.suptitle("Synthetic RGB-D shapes: colour (top) and depth (bottom, near is bright, missing is black)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Write the three figures into ``--out`` (default ``docs/assets/modalities``)."""
+    """Write the four figures into ``--out`` (default ``docs/assets/modalities``)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.modalities.figures", description=__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, draw in (("rgbd_motorcycle.png", rgbd_figure), ("video_masks.png", video_figure),
-                       ("spectrogram_masks.png", spectrogram_figure)):
+                       ("spectrogram_masks.png", spectrogram_figure), ("rgbd_shapes.png", shapes_figure)):
         draw(args.out / name)
         print(f"wrote {args.out / name}")
 

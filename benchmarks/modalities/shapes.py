@@ -70,7 +70,7 @@ def render_shapes(n: int, *, size: int = 32, missing: float = 0.02, generator: t
     depth = depth + 0.01 * torch.randn(n, size, size, generator=g)
     depth = depth * (torch.rand(n, size, size, generator=g) >= missing)
     # colour: albedo times Lambertian shading of the height field, over a dim random background
-    gy, gx = torch.gradient(height * radius * size / 4, dim=(1, 2))
+    gy, gx = torch.gradient(height * radius * size, dim=(1, 2))  # the height field in pixels
     normal = torch.stack([-gx, -gy, torch.ones_like(gx)], dim=1)
     normal = normal / normal.norm(dim=1, keepdim=True)
     light = torch.stack([uniform(-0.5, 0.5), uniform(-0.5, 0.5), torch.ones(n)], dim=1)
