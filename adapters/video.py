@@ -164,7 +164,7 @@ def moving_clips(
     clips drawn at once; the same ``generator`` state gives the same clips.
 
     Args:
-        images: ``(N, h, w)`` grey images (uint8 or float).
+        images: ``(N, h, w)`` grey images, uint8 or float.
         frames: Frames per clip (T).
         size: Canvas side in pixels.
         object_size: Resize each image to this side first (bilinear); ``None`` keeps it.
@@ -193,8 +193,8 @@ def moving_clips(
     if not 0 <= speed[0] <= speed[1]:
         raise ValueError(f"speed must be a (low, high) range with 0 <= low <= high, got {speed!r}")
     if object_size is not None:
-        resized = F.interpolate(images[:, None].float(), size=(object_size, object_size), mode="bilinear", antialias=True)
-        images = resized[:, 0].round().clamp(0, 255).to(images.dtype) if not images.is_floating_point() else resized[:, 0]
+        resized = F.interpolate(images[:, None].float(), (object_size, object_size), mode="bilinear", antialias=True)[:, 0]
+        images = resized if images.is_floating_point() else resized.round().clamp(0, 255).to(images.dtype)
     n, h, w = images.shape
     if h > size or w > size:
         raise ValueError(f"images of {h}x{w} do not fit on a canvas of size={size}; lower object_size")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import platform
@@ -127,7 +128,7 @@ def record(*, modality: str, preset_name: str, preset: Any, seeds: Sequence[int]
     return {
         "modality": modality,
         "preset": preset_name,
-        "settings": {k: v for k, v in vars(preset).items()},
+        "settings": dataclasses.asdict(preset),
         "seeds": list(seeds),
         "data": data,
         "device": device_name(),

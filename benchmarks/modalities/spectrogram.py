@@ -48,7 +48,7 @@ PRESETS = {
     "smoke": Preset(epochs=1, batch_size=32, width=4, probe_epochs=20, knn_k=10, train_limit=128, test_limit=64),
     "cpu": Preset(epochs=8, batch_size=128, width=8),
     "gpu": Preset(
-        epochs=150, batch_size=256, width=32, n_mels=40, hop_length=160, cell_t=10, freq_mask_param=8,
+        epochs=60, batch_size=256, width=32, n_mels=40, hop_length=160, cell_t=10, freq_mask_param=8,
         time_mask_param=20,
     ),
 }

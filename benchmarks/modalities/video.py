@@ -51,7 +51,7 @@ PRESETS = {
     "smoke": Preset(epochs=1, batch_size=32, width=4, probe_epochs=20, knn_k=10, train_clips=64, test_clips=64, frames=4,
                     canvas=16, object_size=10),
     "cpu": Preset(epochs=5, batch_size=128, width=8, train_clips=1500),
-    "gpu": Preset(epochs=20, batch_size=256, width=32, train_clips=10000, test_clips=5000, canvas=48, object_size=28,
+    "gpu": Preset(epochs=20, batch_size=256, width=32, train_clips=5000, test_clips=2000, canvas=48, object_size=28,
                   cell=6, highpass_sigma=1.5),
 }
 
