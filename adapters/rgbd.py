@@ -174,7 +174,7 @@ def normalize_depth(depth: Tensor, *, stats: tuple[float, float] = NYU_DEPTH_STA
         import torch
         from maskaug.adapters.rgbd import normalize_depth
 
-        assert normalize_depth(torch.tensor([0.0, 2.8, 4.2])).tolist() == [0.0, 0.0, 1.0]
+        assert normalize_depth(torch.tensor([0.0, 3.0, 5.0]), stats=(3.0, 2.0)).tolist() == [0.0, 0.0, 1.0]
         ```
     """
     mean, std = stats

@@ -69,7 +69,8 @@ def mscn_mask(
         time_cell: Cell length in frames for ``"spacetime"``.
         ratio: Grid masking ratio (or a range drawn per sample).
         highpass: ``"space"`` (``h w``), ``"spacetime"`` (``t h w``) or ``None``.
-        highpass_sigma: High-pass sigma, in pixels and frames alike.
+        highpass_sigma: High-pass sigma, in pixels and frames alike; with ``"spacetime"`` the
+            clip must be longer than the kernel's radius (``3 * sigma``, rounded up).
         **options: Other `maskaug.MSCNMask` options (``focal_prob``, ``generator``, ...).
 
     Shape:
