@@ -125,7 +125,8 @@ class RGBDMask(nn.Module):
             layout=layout,
             cell=cell,
             ratio=ratio,
-            channel_independent_prob=channel_independent_prob if coupling == "channel" else float(coupling == "separate"),
+            # one mask channel per group: "separate" always draws one per group, "shared" has one group
+            channel_independent_prob=channel_independent_prob if coupling == "channel" else 1.0,
             fill=fill,
             noise_std=noise_std,
             highpass_sigma=highpass_sigma,
@@ -134,15 +135,16 @@ class RGBDMask(nn.Module):
             **options,
         )
         groups = COUPLINGS[coupling]
-        self.register_buffer(
-            "group_of_channel", torch.tensor([i for c in range(4) for i, g in enumerate(groups) if c in g]), persistent=False
-        )
+        group_of_channel = torch.tensor([i for c in range(4) for i, g in enumerate(groups) if c in g])
+        self.register_buffer("group_of_channel", group_of_channel, persistent=False)
         self.return_mask = bool(return_mask)
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         channel = self.policy.layout.channel
         if x.ndim != len(self.policy.layout.names) or x.shape[channel] != 4:
-            raise ValueError(f"RGBDMask expects layout '{self.policy.layout}' with 4 channels, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"RGBDMask expects layout '{self.policy.layout}' with 4 channels, got shape {tuple(x.shape)}"
+            )
         shape = list(x.shape)
         shape[channel] = len(COUPLINGS[self.coupling])
         groups = self.policy.sample_mask(shape, device=x.device)
@@ -201,7 +203,9 @@ def to_rgbd(rgb: Tensor, depth: Tensor, *, depth_stats: tuple[float, float] = NY
     if depth.ndim == rgb.ndim - 1:
         depth = depth.unsqueeze(-3)
     if rgb.shape[-3] != 3 or rgb.shape[-2:] != depth.shape[-2:] or depth.shape[-3] != 1:
-        raise ValueError(f"rgb (..., 3, H, W) and depth (..., 1, H, W) must match, got {tuple(rgb.shape)} and {tuple(depth.shape)}")
+        raise ValueError(
+            f"rgb (..., 3, H, W) and depth (..., 1, H, W) must match, got {tuple(rgb.shape)} and {tuple(depth.shape)}"
+        )
     mean = torch.tensor(_RGB_MEAN).view(3, 1, 1)
     std = torch.tensor(_RGB_STD).view(3, 1, 1)
     colour = (rgb.float() / 255.0 - mean) / std
@@ -282,7 +286,8 @@ class RGBDFolder(Dataset):
                 depth = torch.from_numpy(np.asarray(im).astype(np.float32)) / self.depth_scale
         if depth.ndim != 2 or depth.shape != rgb.shape[1:]:
             raise RGBDDataError(
-                f"{depth_path}: depth of shape {tuple(depth.shape)} does not match {rgb_path.name} of size {tuple(rgb.shape[1:])}"
+                f"{depth_path}: depth of shape {tuple(depth.shape)} does not match {rgb_path.name} "
+                f"of size {tuple(rgb.shape[1:])}"
             )
         x = to_rgbd(rgb, depth, depth_stats=self.depth_stats)
         if self.transform is not None:

@@ -243,8 +243,10 @@ def pretrain_views(
         if policy == "specaugment":
             stages.append(specaugment(**(specaugment_options or {})))
         elif policy == "mscn":
-            mask = mscn_mask(ratio=r, highpass_axes=highpass_axes, highpass_sigma=highpass_sigma, generator=generator, **mask_options)
-            stages.append(mask)
+            stages.append(
+                mscn_mask(ratio=r, highpass_axes=highpass_axes, highpass_sigma=highpass_sigma, generator=generator,
+                          **mask_options)
+            )
         else:
             stages += [] if highpass is None else [highpass]
             stages.append(specaugment(**(specaugment_options or {})))

@@ -194,7 +194,8 @@ def moving_clips(
     if not 0 <= speed[0] <= speed[1]:
         raise ValueError(f"speed must be a (low, high) range with 0 <= low <= high, got {speed!r}")
     if object_size is not None:
-        resized = F.interpolate(images[:, None].float(), (object_size, object_size), mode="bilinear", antialias=True)[:, 0]
+        side = (object_size, object_size)
+        resized = F.interpolate(images[:, None].float(), side, mode="bilinear", antialias=True)[:, 0]
         images = resized if images.is_floating_point() else resized.round().clamp(0, 255).to(images.dtype)
     n, h, w = images.shape
     if h > size or w > size:

@@ -47,7 +47,8 @@ def motorcycle_rgbd(width: int = 368) -> tuple[torch.Tensor, torch.Tensor]:
     left, _, disparity = data.stereo_motorcycle()
     disparity = torch.from_numpy(np.nan_to_num(disparity, nan=0.0, posinf=0.0, neginf=0.0))
     valid = disparity[disparity > 0]
-    x = rgbd.to_rgbd(torch.from_numpy(left).permute(2, 0, 1), disparity, depth_stats=(valid.mean().item(), valid.std().item()))
+    stats = (valid.mean().item(), valid.std().item())
+    x = rgbd.to_rgbd(torch.from_numpy(left).permute(2, 0, 1), disparity, depth_stats=stats)
     height = round(x.shape[1] * width / x.shape[2])
     return F.interpolate(x[None], size=(height, width), mode="nearest")[0], disparity
 

@@ -51,7 +51,8 @@ class ConvNet2Plus1d(nn.Module):
             layers += _conv_bn(
                 nn.Conv3d(c_in, c_out, (1, 3, 3), (1, s_stride, s_stride), (0, 1, 1), bias=False), c_out, nn.BatchNorm3d
             )
-            layers += _conv_bn(nn.Conv3d(c_out, c_out, (3, 1, 1), (t_stride, 1, 1), (1, 0, 0), bias=False), c_out, nn.BatchNorm3d)
+            temporal = nn.Conv3d(c_out, c_out, (3, 1, 1), (t_stride, 1, 1), (1, 0, 0), bias=False)
+            layers += _conv_bn(temporal, c_out, nn.BatchNorm3d)
         self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool3d(1), nn.Flatten())
 
     def forward(self, x: Tensor) -> Tensor:

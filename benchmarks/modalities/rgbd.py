@@ -44,7 +44,8 @@ class Preset(Budget):
 
 
 PRESETS = {
-    "smoke": Preset(epochs=1, batch_size=32, width=4, probe_epochs=20, knn_k=10, train_images=64, test_images=64, size=16),
+    "smoke": Preset(epochs=1, batch_size=32, width=4, probe_epochs=20, knn_k=10, train_images=64, test_images=64,
+                    size=16),
     "cpu": Preset(epochs=8, batch_size=128, width=8),
     "gpu": Preset(epochs=30, batch_size=256, width=32, train_images=10000, test_images=5000, size=48, cell=6,
                   highpass_sigma=1.5),

@@ -30,7 +30,9 @@ _PROFILE = torch.tensor([0, 1, 2, 1, 2])  # dome, flat, peak
 _SQUARE_HALF = 0.85  # half side of a square, in radii: about a circle's area
 
 
-def render_shapes(n: int, *, size: int = 32, missing: float = 0.02, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def render_shapes(
+    n: int, *, size: int = 32, missing: float = 0.02, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Render ``n`` synthetic RGB-D images with balanced classes (``i % 5``).
 
     Args:
@@ -62,7 +64,8 @@ def render_shapes(n: int, *, size: int = 32, missing: float = 0.02, generator: t
     inside = dist <= 1
     profile = _PROFILE[labels].view(n, 1, 1)
     dome = (1 - dist.clamp(max=1) ** 2).sqrt()
-    height = torch.where(profile == 0, dome, torch.where(profile == 1, torch.full_like(dist, 0.6), 1 - dist.clamp(max=1)))
+    flat, peak = torch.full_like(dist, 0.6), 1 - dist.clamp(max=1)
+    height = torch.where(profile == 0, dome, torch.where(profile == 1, flat, peak))
     height = height * inside
     # depth: a tilted background plane at 3-4 m, the solid 0.8-1.6 m in front of it
     background = uniform(3.0, 4.0).view(n, 1, 1) + uniform(-0.5, 0.5).view(n, 1, 1) * (y - 0.5)

@@ -17,7 +17,8 @@ NEEDS_USER_DATA = ('"/data/', '.npz"')
 def _examples() -> list:
     params = []
     for module in (spectrogram, video, rgbd):
-        objects = [module] + [obj for _, obj in inspect.getmembers(module) if getattr(obj, "__module__", None) == module.__name__]
+        own = [obj for _, obj in inspect.getmembers(module) if getattr(obj, "__module__", None) == module.__name__]
+        objects = [module, *own]
         for obj in objects:
             for number, block in enumerate(FENCE.findall(inspect.getdoc(obj) or ""), start=1):
                 code = textwrap.dedent(block)

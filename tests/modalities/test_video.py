@@ -40,7 +40,8 @@ def test_objects_move_whole_within_bounds_and_bounce() -> None:
     clips = _clips(3, size=24, frames=40, speed=(2.0, 3.0))
     images = torch.arange(5 * 12 * 12, dtype=torch.uint8).view(5, 12, 12) % 200 + 1
     # the whole image is on the canvas in every frame
-    assert torch.equal(clips.sum(dim=(1, 3, 4), dtype=torch.int64), images.sum(dim=(1, 2), dtype=torch.int64)[:, None].expand(5, 40))
+    per_frame = clips.sum(dim=(1, 3, 4), dtype=torch.int64)
+    assert torch.equal(per_frame, images.sum(dim=(1, 2), dtype=torch.int64)[:, None].expand(5, 40))
     pos = _positions(clips)
     step = (pos[:, 1:] - pos[:, :-1]).float().norm(dim=-1)
     assert (step <= 3.0 + 1.5).all() and (step > 0).float().mean() > 0.9  # moving, at the set speed
