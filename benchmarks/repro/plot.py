@@ -59,7 +59,7 @@ def figure(report: dict[str, Any]) -> Figure:
 def section(report: dict[str, Any], image: str) -> str:
     """The page's text for one grid: its table (headings one level down) and the figure."""
     text = markdown(report["meta"], report["rows"], report["claims"]).replace("# ", "### ", 1)
-    status = "" if report["meta"].get("complete", True) else "\n*Incomplete: the grid was interrupted.*\n"
+    status = "" if report["meta"].get("complete", True) else "\n*Incomplete: some experiments or seeds of the grid have not run.*\n"
     return f"{text}{status}\n![Results of grid {report['meta']['grid']}]({image})\n"
 
 

@@ -50,13 +50,39 @@ def build_views(exp: Experiment) -> MultiView:
 
 
 def run_one(exp: Experiment, grid: Grid, data: tuple[Any, Any], *, seed: int, runs_dir: Path) -> dict[str, Any]:
-    """Pre-train one model on ``data[0]`` and evaluate it on ``data[1]`` (test split).
+    """Pre-train one model on ``data[0]`` (unless ``exp.pretrain`` is off) and evaluate it on
+    ``data[1]`` (the test split).
 
     The backbone sees high-passed input in evaluation when it was trained with it.
     """
     train, test = data
     torch.manual_seed(seed)
     backbone = ResNet18(width=grid.width)
+    eval_transform = HighPass(SIGMA) if exp.highpass else None
+    if exp.pretrain:
+        trained = _pretrain(exp, grid, backbone, train, seed=seed, runs_dir=runs_dir, eval_transform=eval_transform)
+    else:
+        trained = {"final_loss": None, "views_per_s": None, "train_seconds": 0.0}
+    device = next(backbone.parameters()).device
+    eval_start = time.perf_counter()
+    train_f = extract_features(backbone, train, device=device, transform=eval_transform)
+    test_f = extract_features(backbone, test, device=device, transform=eval_transform)
+    knn = knn_accuracy(*train_f, *test_f, k=grid.knn_k)
+    probe = linear_probe(*train_f, *test_f, epochs=grid.probe_epochs, batch_size=256, lr=0.1, seed=seed)
+    return {
+        "key": exp.key,
+        "seed": seed,
+        "knn_top1": knn,
+        "linear_top1": probe.test_top1,
+        **trained,
+        "eval_seconds": time.perf_counter() - eval_start,
+    }
+
+
+def _pretrain(
+    exp: Experiment, grid: Grid, backbone: ResNet18, train: Any, *, seed: int, runs_dir: Path, eval_transform: Any
+) -> dict[str, Any]:
+    """Pre-train ``backbone`` in place with ``exp``'s views and method; returns the training figures."""
     config = TrainConfig(
         method=exp.method,
         feature_dim=backbone.feature_dim,
@@ -73,25 +99,8 @@ def run_one(exp: Experiment, grid: Grid, data: tuple[Any, Any], *, seed: int, ru
         knn_every_epochs=0,
         log_every_steps=20,
     )
-    eval_transform = HighPass(SIGMA) if exp.highpass else None
     result = pretrain(config, backbone, train, batch_views=build_views(exp), eval_transform=eval_transform)
-    net = result.network.backbone
-    device = next(net.parameters()).device
-    eval_start = time.perf_counter()
-    train_f = extract_features(net, train, device=device, transform=eval_transform)
-    test_f = extract_features(net, test, device=device, transform=eval_transform)
-    knn = knn_accuracy(*train_f, *test_f, k=grid.knn_k)
-    probe = linear_probe(*train_f, *test_f, epochs=grid.probe_epochs, batch_size=256, lr=0.1, seed=seed)
-    return {
-        "key": exp.key,
-        "seed": seed,
-        "knn_top1": knn,
-        "linear_top1": probe.test_top1,
-        "final_loss": result.final_loss,
-        "views_per_s": result.views_per_second,
-        "train_seconds": result.seconds,
-        "eval_seconds": time.perf_counter() - eval_start,
-    }
+    return {"final_loss": result.final_loss, "views_per_s": result.views_per_second, "train_seconds": result.seconds}
 
 
 def summarize(grid: Grid, runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -144,7 +153,7 @@ def markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]], verdicts: Seq
         f"# Reproduction grid `{meta['grid']}` on Fashion-MNIST",
         "",
         f"- device: {meta['device']}; torch {meta['torch']}; {meta['date']}",
-        f"- command: `{meta['command']}`",
+        *(f"- command: `{c}`" for c in meta.get("commands", [meta["command"]])),
         f"- data: {meta['train_size']} training images, {meta['test_size']} test images ({meta['note']})",
         f"- backbone: ResNet-18 with a small-image stem (3x3 convolution, no max-pool), width {meta['width']} "
         f"({8 * meta['width']} features); 28x28 images upscaled to 32x32, one channel",
@@ -188,25 +197,61 @@ def device_name() -> str:
     return f"CPU: {model}, {torch.get_num_threads()} threads"
 
 
-def run_grid(grid: Grid, *, data_path: Path, out: Path, runs_dir: Path, command: str) -> dict[str, Any]:
-    """Every experiment of ``grid`` for every seed; ``out/results.json`` and ``results.md`` are
-    rewritten after each run, so an interrupted grid leaves its finished runs behind."""
+#: The sizes that must match for earlier runs in ``results.json`` to be kept.
+SAME_RUN = ("grid", "train_size", "test_size", "epochs", "batch_size", "width", "knn_k", "probe_epochs")
+
+
+def _earlier_runs(path: Path, meta: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The runs and commands of an earlier ``results.json`` of the same grid at the same sizes."""
+    if not path.is_file():
+        return [], []
+    earlier = json.loads(path.read_text())
+    differing = [k for k in SAME_RUN if earlier["meta"].get(k) != meta[k]]
+    if differing:
+        print(f"{path} was written at other sizes ({', '.join(differing)} differ): starting afresh", flush=True)
+        return [], []
+    return earlier["runs"], earlier["meta"].get("commands", [earlier["meta"]["command"]])
+
+
+def run_grid(
+    grid: Grid,
+    *,
+    data_path: Path,
+    out: Path,
+    runs_dir: Path,
+    command: str,
+    only: Sequence[str] | None = None,
+    fresh: bool = False,
+) -> dict[str, Any]:
+    """Every experiment of ``grid`` (or those named in ``only``) for every seed of the grid.
+
+    ``out/results.json`` and ``results.md`` are rewritten after each run, so an interrupted grid
+    keeps its finished runs; unless ``fresh``, runs already in ``out/results.json`` (same grid,
+    same sizes) are kept and not run again, so a grid resumes, and rows or seeds run later join
+    the table.
+    """
     data = fashion_mnist(data_path, train_limit=grid.train_limit, test_limit=grid.test_limit)
     out.mkdir(parents=True, exist_ok=True)
     meta = {
         "grid": grid.name, "command": command, "device": device_name(), "torch": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "train_size": len(data[0]), "test_size": len(data[1]), "epochs": grid.epochs, "batch_size": grid.batch_size,
-        "width": grid.width, "seeds": list(grid.seeds), "knn_k": grid.knn_k, "probe_epochs": grid.probe_epochs,
+        "width": grid.width, "knn_k": grid.knn_k, "probe_epochs": grid.probe_epochs,
         "note": grid.note, "sigma": SIGMA,
     }
-    plan = [(seed, exp) for seed in grid.seeds for exp in grid.experiments]
-    views = len(plan) * grid.views_per_run(len(data[0]))
-    print(f"grid {grid.name}: {len(plan)} runs, {views / 1e6:.2f}M training views "
-          f"(~{views / GPU_VIEWS_PER_SECOND / 60:.1f} min of training at {GPU_VIEWS_PER_SECOND} views/s on an H200)",
-          flush=True)
-    runs: list[dict[str, Any]] = []
+    keys = {e.key for e in grid.experiments}
+    runs, commands = ([], []) if fresh else _earlier_runs(out / "results.json", meta)
+    runs = [r for r in runs if r["key"] in keys]
+    meta["commands"] = [*commands, command]
+    done = {(r["key"], r["seed"]) for r in runs}
+    chosen = [e for e in grid.experiments if only is None or e.key in only]
+    plan = [(seed, exp) for seed in grid.seeds for exp in chosen if (exp.key, seed) not in done]
+    views = sum(grid.views_per_run(len(data[0])) for _, exp in plan if exp.pretrain)
+    print(f"grid {grid.name}: {len(plan)} runs to do ({len(runs)} kept from {out / 'results.json'}), "
+          f"{views / 1e6:.2f}M training views (~{views / GPU_VIEWS_PER_SECOND / 60:.1f} min of training at "
+          f"{GPU_VIEWS_PER_SECOND} views/s on an H200)", flush=True)
     start = time.perf_counter()
+    report: dict[str, Any] = {}
     for i, (seed, exp) in enumerate(plan, 1):
         print(f"[{i}/{len(plan)}] {exp.key} seed {seed}: {exp.label}", flush=True)
         run = run_one(exp, grid, data, seed=seed, runs_dir=runs_dir)
@@ -215,12 +260,20 @@ def run_grid(grid: Grid, *, data_path: Path, out: Path, runs_dir: Path, command:
         print(f"[{i}/{len(plan)}] {exp.key} seed {seed}: kNN {100 * run['knn_top1']:.1f}%, "
               f"linear {100 * run['linear_top1']:.1f}%; {elapsed / 60:.1f} min elapsed, "
               f"~{elapsed / i * (len(plan) - i) / 60:.1f} min left", flush=True)
-        rows = summarize(grid, runs)
-        verdicts = judge(rows)
-        report = {"meta": {**meta, "complete": i == len(plan), "seconds": elapsed}, "runs": runs, "rows": rows,
-                  "claims": verdicts, "chance": CHANCE}
-        (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out / "results.md").write_text(markdown(meta, rows, verdicts))
+        report = _write(out, grid, meta, runs)
+    return report or _write(out, grid, meta, runs)
+
+
+def _write(out: Path, grid: Grid, meta: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Summarise ``runs`` into ``out/results.json`` and ``results.md``; returns the report."""
+    rows = summarize(grid, runs)
+    verdicts = judge(rows)
+    done = {(r["key"], r["seed"]) for r in runs}
+    complete = all((e.key, seed) in done for e in grid.experiments for seed in grid.seeds)
+    meta = {**meta, "seeds": sorted({r["seed"] for r in runs}), "complete": complete}
+    report = {"meta": meta, "runs": runs, "rows": rows, "claims": verdicts, "chance": CHANCE}
+    (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "results.md").write_text(markdown(report["meta"], rows, verdicts))
     return report
 
 
@@ -234,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--runs", type=Path, default=None, help="checkpoints and logs (default OUT/runs)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="override the grid's seeds")
     parser.add_argument("--only", nargs="+", default=None, metavar="KEY", help="run only these experiments")
+    parser.add_argument("--fresh", action="store_true", help="ignore the runs already in OUT/results.json")
     args = parser.parse_args(argv)
     grid = GRIDS[args.grid]
     if args.seeds is not None:
@@ -243,12 +297,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         unknown = sorted(set(args.only) - known)
         if unknown:
             parser.error(f"--only: unknown experiments {unknown}; grid {grid.name} has {sorted(known)}")
-        grid = dataclasses.replace(grid, experiments=tuple(e for e in grid.experiments if e.key in args.only))
     out = args.out or Path("runs/repro") / grid.name
     argv_text = " ".join(sys.argv[1:] if argv is None else argv)
     try:
         report = run_grid(grid, data_path=args.data or default_path(), out=out, runs_dir=args.runs or out / "runs",
-                          command=f"python -m benchmarks.repro {argv_text}")
+                          command=f"python -m benchmarks.repro {argv_text}", only=args.only, fresh=args.fresh)
     except FashionMNISTError as e:
         raise SystemExit(f"error: {e}") from e
     print()

@@ -7,13 +7,13 @@ from benchmarks.repro import main
 from benchmarks.repro.plot import main as plot_main
 
 
-def test_smoke_grid_end_to_end_then_plot(tmp_path: Path, fashion_path: Path) -> None:
+def test_smoke_grid_end_to_end_resume_and_plot(tmp_path: Path, fashion_path: Path, capsys) -> None:
     out = tmp_path / "smoke"
     argv = ["--grid", "smoke", "--data", str(fashion_path), "--out", str(out), "--only", "masks-only", "masks-only-hp"]
     report = main(argv)
     saved = json.loads((out / "results.json").read_text())
     assert saved == json.loads(json.dumps(report))
-    assert saved["meta"]["complete"] and saved["meta"]["train_size"] == 96 and saved["meta"]["test_size"] == 64
+    assert not saved["meta"]["complete"] and saved["meta"]["train_size"] == 64 and saved["meta"]["test_size"] == 64
     assert sorted((r["key"], r["seed"]) for r in saved["runs"]) == [
         ("masks-only", 0), ("masks-only", 1), ("masks-only-hp", 0), ("masks-only-hp", 1)]
     for row in saved["rows"]:
@@ -23,6 +23,16 @@ def test_smoke_grid_end_to_end_then_plot(tmp_path: Path, fashion_path: Path) -> 
     text = (out / "results.md").read_text()
     assert "| high-pass (masks only) | masks only, high-pass |" in text
     assert f"--out {out}" in text and "ResNet-18 with a small-image stem" in text
+
+    # a second command keeps the finished runs and adds the reference rows (no pre-training)
+    capsys.readouterr()
+    main([*argv[:-3], "--only", "random-init", "random-init-hp", "masks-only"])
+    assert "4 runs to do (4 kept" in capsys.readouterr().out
+    saved = json.loads((out / "results.json").read_text())
+    assert [r["key"] for r in saved["rows"]] == ["random-init", "random-init-hp", "masks-only", "masks-only-hp"]
+    assert all(r["train_seconds"] == 0 for r in saved["runs"] if r["key"].startswith("random-init"))
+    commands = saved["meta"]["commands"]
+    assert len(commands) == 2 and "masks-only-hp" in commands[0] and "random-init-hp" in commands[1]
 
     page = tmp_path / "page.md"
     page.write_text("intro\n<!-- repro:smoke:start -->\nold\n<!-- repro:smoke:end -->\nend\n")
