@@ -18,7 +18,7 @@ from .ema import ema_momentum, ema_update
 from .evaluate import ProbeResult, extract_features, knn_accuracy, knn_predict, linear_probe
 from .heads import SiameseNetwork, TargetNetwork, byol_predictor, byol_projector, mlp, simclr_projector
 from .lars import LARS, lars_param_groups
-from .losses import all_pairs, byol_loss, multi_pair_loss, nt_xent_loss
+from .losses import byol_loss, multi_pair_loss, nt_xent_loss
 from .monitor import MetricsLog, Progress
 from .schedule import WarmupCosine, warmup_cosine
 from .trainer import NonFiniteLossError, TrainResult, build_network, pretrain, summary
@@ -38,7 +38,6 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "WarmupCosine",
-    "all_pairs",
     "build_network",
     "byol_loss",
     "byol_predictor",

@@ -85,15 +85,6 @@ def gather_with_grad(x: Tensor) -> Tensor:
     return _GatherWithGrad.apply(x)
 
 
-def any_true(flag: bool, device: torch.device) -> bool:
-    """True on every rank when ``flag`` is True on at least one rank."""
-    if rank_and_world()[1] == 1:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
-
-
 def all_sum(values: Tensor) -> Tensor:
     """The sum of ``values`` over ranks (a copy; identity without a process group)."""
     out = values.clone()

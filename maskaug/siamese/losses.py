@@ -92,13 +92,6 @@ def byol_loss(p1: Tensor, p2: Tensor, t1: Tensor, t2: Tensor) -> Tensor:
     return regress(p1, t2) + regress(p2, t1)
 
 
-def all_pairs(num_views: int) -> list[tuple[int, int]]:
-    """Every pair ``(i, j)`` with ``i < j < num_views``."""
-    if num_views < 2:
-        raise ValueError(f"num_views must be >= 2, got {num_views!r}")
-    return [(i, j) for i in range(num_views) for j in range(i + 1, num_views)]
-
-
 def multi_pair_loss(
     pair_loss: Callable[[int, int], Tensor], pairs: Sequence[tuple[int, int]]
 ) -> Tensor:
@@ -107,7 +100,7 @@ def multi_pair_loss(
     Args:
         pair_loss: Loss between views ``i`` and ``j``, e.g.
             ``lambda i, j: nt_xent_loss(z[i], z[j])``.
-        pairs: The ``(i, j)`` index pairs, e.g. `all_pairs(4)` for 2 standard + 2 masked views.
+        pairs: The ``(i, j)`` index pairs, e.g. ``maskaug.all_pairs(4)`` for 2 standard + 2 masked views.
 
     Returns:
         The mean pairwise loss, a scalar.

@@ -16,6 +16,8 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
+from maskaug.views import all_pairs
+
 from . import distributed as D
 from .checkpoint import find_generators, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig, check_resumable
@@ -24,7 +26,7 @@ from .ema import ema_momentum, ema_update
 from .evaluate import extract_features, knn_accuracy
 from .heads import SiameseNetwork, TargetNetwork, byol_predictor, byol_projector, simclr_projector
 from .lars import LARS, lars_param_groups
-from .losses import all_pairs, byol_loss, multi_pair_loss, nt_xent_loss
+from .losses import byol_loss, multi_pair_loss, nt_xent_loss
 from .monitor import MetricsLog, Progress
 from .schedule import WarmupCosine
 
@@ -213,7 +215,8 @@ class _Run:
         D.barrier()
 
     def _load(self) -> None:
-        state = load_checkpoint(self.checkpoint_path, map_location=self.device)
+        # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights to the device
+        state = load_checkpoint(self.checkpoint_path, map_location="cpu")
         check_resumable(state["config"], self.config)
         try:
             self.network.load_state_dict(state["network"])
@@ -428,8 +431,8 @@ def pretrain(
     """Pre-train ``backbone`` with SimCLR or BYOL over every pair of K views.
 
     Runs as one process, or under ``torchrun`` with DDP (NCCL on CUDA, gloo on CPU): the global
-    batch is split over ranks, BatchNorm becomes SyncBatchNorm on CUDA, NT-Xent negatives come
-    from every rank. With an existing ``out_dir/checkpoint.pt`` (and ``config.resume``) the run
+    batch is split over ranks, BatchNorm becomes SyncBatchNorm on CUDA (on CPU each rank keeps
+    its own batch statistics), NT-Xent negatives come from every rank. With an existing ``out_dir/checkpoint.pt`` (and ``config.resume``) the run
     continues where it stopped, exactly, so ``torchrun --max-restarts N`` recovers from a crash.
     (With torch >= 2.4, run such torchrun jobs with ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1``:
     the rendezvous store shared with the workers can give restarted workers the previous

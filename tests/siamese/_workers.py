@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -98,15 +99,19 @@ def tiny_config(out_dir: str | Path, **overrides) -> TrainConfig:
     return TrainConfig(**fields)
 
 
-def _setup(rank: int, world: int, port: int) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _setup(rank: int, world: int, out: str) -> None:
+    # rendezvous through a file: no port to race for with other processes on the machine
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world))
+    store = Path(out) / "store"
+    dist.init_process_group(
+        "gloo", init_method=f"file://{store}", rank=rank, world_size=world, timeout=timedelta(seconds=60)
+    )
 
 
-def loss_and_grads(rank: int, world: int, port: int, out: str) -> None:
+def loss_and_grads(rank: int, world: int, out: str) -> None:
     """One NT-Xent step over 3 views on this rank's share of a fixed global batch, under DDP."""
     if world > 1:
-        _setup(rank, world, port)
+        _setup(rank, world, out)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 8)).double()  # no BatchNorm
     g = torch.Generator().manual_seed(1)
@@ -127,9 +132,9 @@ def loss_and_grads(rank: int, world: int, port: int, out: str) -> None:
         dist.destroy_process_group()
 
 
-def non_finite_run(rank: int, world: int, port: int, out: str) -> None:
+def non_finite_run(rank: int, world: int, out: str) -> None:
     """A 2-rank pre-training run whose backbone emits NaN at step 3 on rank 1."""
-    _setup(rank, world, port)
+    _setup(rank, world, out)
     backbone = tiny_backbone(NaNAt(at_call=3, on_rank=1))
     cfg = tiny_config(Path(out) / "run", checkpoint_every_steps=1, method="simclr", global_batch_size=8)
     try:

@@ -1,7 +1,6 @@
 """Two gloo processes against one process. The model has no BatchNorm: with BatchNorm, each rank
 normalises with its own statistics (SyncBatchNorm needs CUDA), so losses would differ by design."""
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,8 @@ from maskaug.siamese import load_checkpoint
 from . import _workers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def spawn(fn, world: int, out: Path) -> None:
-    context = mp.start_processes(fn, args=(world, free_port(), str(out)), nprocs=world, join=False, start_method="spawn")
+    context = mp.start_processes(fn, args=(world, str(out)), nprocs=world, join=False, start_method="spawn")
     for _ in range(120):
         if context.join(timeout=1):
             return
@@ -32,7 +25,7 @@ def spawn(fn, world: int, out: Path) -> None:
 def test_two_ranks_match_one_process(tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir(), two.mkdir()
-    _workers.loss_and_grads(0, 1, 0, str(one))
+    _workers.loss_and_grads(0, 1, str(one))
     spawn(_workers.loss_and_grads, 2, two)
     single = torch.load(one / "rank0.pt")
     for rank in range(2):
