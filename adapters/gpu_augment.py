@@ -324,12 +324,10 @@ def sample_jitter(
     device = torch.device("cpu") if device is None else torch.device(device)
     bounds = [(max(0.0, 1 - s), 1 + s) for s in strengths[:3]] + [(-strengths[3], strengths[3])]
     u = _rand((n, 4), generator, device)
-    low = torch.tensor([b[0] for b in bounds], device=device)
-    high = torch.tensor([b[1] for b in bounds], device=device)
-    factors = low + (high - low) * u
+    factors = torch.stack([low + (high - low) * u[:, i] for i, (low, high) in enumerate(bounds)], dim=1)
     order = _rand((n, 4), generator, device).argsort(dim=1)
     applied = _rand((n, 1), generator, device) < p
-    neutral = torch.tensor([1.0, 1.0, 1.0, 0.0], device=device)
+    neutral = torch.cat([torch.ones(n, 3, device=device), torch.zeros(n, 1, device=device)], dim=1)
     return torch.where(applied, factors, neutral), order
 
 
@@ -389,7 +387,7 @@ def _shift_hue(x: Tensor, shift: Tensor) -> Tensor:
         value == r, (g - b) / safe, torch.where(value == g, 2 + (b - r) / safe, 4 + (r - g) / safe)
     )
     hue6 = torch.remainder(hue6 + 6 * shift.view(-1, 1, 1, 1), 6.0)
-    n = torch.tensor([5.0, 3.0, 1.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    n = (5 - 2 * torch.arange(3, dtype=x.dtype, device=x.device)).view(1, 3, 1, 1)  # 5, 3, 1
     k = torch.remainder(n + hue6, 6.0)
     return value - chroma * torch.clamp(torch.minimum(k, 4 - k), 0.0, 1.0)
 
@@ -543,6 +541,8 @@ class SimCLRBatchAugment(nn.Module):
             raise ValueError(f"scale must lie in (0, 1], got {scale!r}")
         self.ratio = _check_pair("ratio", ratio, positive=True)
         self.blur_kernel = max(3, size // 10 // 2 * 2 + 1)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.generator = _check_generator(generator)
         if not isinstance(compile, bool):
             raise TypeError(f"compile must be a bool, got {compile!r}")
@@ -561,7 +561,9 @@ class SimCLRBatchAugment(nn.Module):
             pixels = batch
             if pixels.ndim != 4 or pixels.shape[1] != 3:
                 raise ValueError(f"expected a (N, 3, H, W) batch of images, got shape {tuple(pixels.shape)}")
-            sizes = torch.tensor(pixels.shape[2:], device=pixels.device).expand(pixels.shape[0], 2)
+            n, height, width = pixels.shape[0], pixels.shape[2], pixels.shape[3]
+            sizes = torch.stack([torch.full((n,), height, device=pixels.device),
+                                 torch.full((n,), width, device=pixels.device)], dim=1)
         else:
             raise TypeError(f"expected a CanvasBatch or a (N, 3, H, W) tensor, got {type(batch).__name__}")
         if pixels.dtype == torch.uint8:
@@ -587,7 +589,7 @@ class SimCLRBatchAugment(nn.Module):
         gray = _rand((k * n,), g, device) < 0.2
         blurred = _rand((k * n,), g, device) < self.blur_prob
         sigma = torch.where(blurred, _uniform((0.1, 2.0), (k * n,), g, device), 0.0)
-        out = self._pixels(x, flip, factors, order, gray, sigma, self.blur_kernel)
+        out = self._pixels(x, flip, factors, order, gray, sigma, self.blur_kernel, self.mean, self.std)
         return out.view(k, n, 3, self.size, self.size)
 
     def extra_repr(self) -> str:
@@ -606,15 +608,13 @@ class SimCLRBatchAugment(nn.Module):
 
 
 def _pixel_ops(x: Tensor, flip: Tensor, factors: Tensor, order: Tensor, gray: Tensor, sigma: Tensor,
-               kernel_size: int) -> Tensor:
+               kernel_size: int, mean: Tensor, std: Tensor) -> Tensor:
     """Flip, jitter, grayscale, blur and normalize the crops (all per-image parameters given)."""
     shape = (-1, 1, 1, 1)
     x = torch.where(flip.view(shape), x.flip(-1), x)
     x = color_jitter(x, factors, order)
     x = torch.where(gray.view(shape), _gray(x).expand_as(x), x)
     x = gaussian_blur(x, sigma, kernel_size)
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     return (x - mean) / std
 
 
