@@ -329,6 +329,11 @@ def apply_mask(
             raise ValueError(f"value={value!r} is not representable in x's dtype {x.dtype}")
     if _triton.usable(x) and x.ndim >= 2:
         return _triton.fused(x, taps=None, mask=mask, fill=fill, noise_std=noise_std, value=value, generator=generator)
+    if fill == "noise" and x.device.type == "cpu" and not torch.compiler.is_compiling():
+        # On the CPU a data-dependent size costs no synchronization: draw noise only where needed.
+        where = mask.expand(x.shape)
+        noise = _random.randn((int(where.sum()),), generator=generator, device=x.device, dtype=x.dtype)
+        return x.clone().masked_scatter_(where, noise * noise_std)
     if fill == "noise":
         filler = _random.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * noise_std
     else:

@@ -139,13 +139,20 @@ def test_unbatched_single_sample_in_a_worker_layout():
     assert y.shape == (3, 64, 64) and mask.shape == (3, 64, 64)
 
 
-def test_compiles_without_graph_breaks():
-    module = small()
+@pytest.mark.parametrize("fill", ["constant", "noise"])
+def test_compiles_without_graph_breaks(fill):
+    module = small(fill=fill, return_mask=True)
     compiled = torch.compile(module, fullgraph=True, backend="eager")
+    x = torch.randn(2, 3, 16, 16)
     torch.manual_seed(0)
-    expected = module(torch.ones(2, 3, 16, 16))
+    expected, expected_mask = module(x)
     torch.manual_seed(0)
-    assert torch.equal(compiled(torch.ones(2, 3, 16, 16)), expected)
+    got, mask = compiled(x)
+    assert torch.equal(mask, expected_mask), "the same seed must give the same masks compiled or not"
+    keep = ~mask.expand_as(x)
+    assert torch.equal(got[keep], expected[keep])
+    if fill == "constant":
+        assert torch.equal(got, expected)
 
 
 def test_pickles_and_reprs():
