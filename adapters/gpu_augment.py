@@ -312,6 +312,18 @@ def sample_jitter(
         ``(factors, order)``: ``(n, 4)`` float32 brightness, contrast, saturation and hue
         factors, and ``(n, 4)`` int64 operation indices (0 brightness, 1 contrast,
         2 saturation, 3 hue) in the order they apply.
+
+    Shape:
+        ``n -> (n, 4), (n, 4)``.
+
+    Example:
+        ```python
+        import torch
+        from maskaug.adapters.gpu_augment import sample_jitter
+
+        factors, order = sample_jitter(8, generator=torch.Generator().manual_seed(0))
+        assert factors.shape == order.shape == (8, 4) and bool((order.sort(1).values == torch.arange(4)).all())
+        ```
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be an int >= 0, got {n!r}")
@@ -356,6 +368,16 @@ def resized_crop(images: Tensor, boxes: Tensor, size: int, *, index: Tensor | No
 
     Shape:
         ``(N, 3, H, W), (K, 4) -> (K, 3, size, size)``.
+
+    Example:
+        ```python
+        import torch
+        from maskaug.adapters.gpu_augment import resized_crop
+
+        images = torch.rand(2, 3, 40, 60)
+        boxes = torch.tensor([[0.0, 0.0, 40.0, 60.0], [10.0, 20.0, 8.0, 8.0]])
+        assert resized_crop(images, boxes, 16).shape == (2, 3, 16, 16)
+        ```
     """
     _check_images("images", images, "resized_crop")
     if index is None:
@@ -407,6 +429,19 @@ def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
 
     Returns:
         A new ``(N, 3, H, W)`` tensor.
+
+    Shape:
+        ``(N, 3, H, W), (N, 4), (N, 4) -> (N, 3, H, W)``.
+
+    Example:
+        ```python
+        import torch
+        from maskaug.adapters.gpu_augment import color_jitter, sample_jitter
+
+        x = torch.rand(4, 3, 16, 16)
+        factors, order = sample_jitter(4, generator=torch.Generator().manual_seed(0))
+        assert color_jitter(x, factors, order).shape == x.shape
+        ```
     """
     _check_images("x", x, "color_jitter")
     n = x.shape[0]
@@ -478,6 +513,16 @@ def gaussian_blur(x: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
 
     Shape:
         ``(N, C, H, W) -> (N, C, H, W)``.
+
+    Example:
+        ```python
+        import torch
+        from maskaug.adapters.gpu_augment import gaussian_blur
+
+        x = torch.rand(2, 3, 32, 32)
+        y = gaussian_blur(x, torch.tensor([1.5, 0.0]), 7)
+        assert torch.equal(y[1], x[1]) and y[0].std() < x[0].std()
+        ```
     """
     if not isinstance(x, Tensor) or x.ndim != 4 or not x.is_floating_point():
         raise ValueError(f"gaussian_blur expects x of shape (N, C, H, W), floating, got {getattr(x, 'shape', x)}")
@@ -512,6 +557,16 @@ class SimCLRBatchAugment(nn.Module):
     Shape:
         `CanvasBatch` ``(N, 3, S, S)`` uint8, or ``(N, 3, H, W)`` uint8 or float in [0, 1] ->
         ``(views, N, 3, size, size)`` float32.
+
+    Example:
+        ```python
+        import torch
+        from maskaug.adapters.gpu_augment import SimCLRBatchAugment
+
+        augment = SimCLRBatchAugment(32, views=2, generator=torch.Generator().manual_seed(0))
+        views = augment(torch.randint(0, 256, (4, 3, 48, 64), dtype=torch.uint8))
+        assert views.shape == (2, 4, 3, 32, 32)
+        ```
     """
 
     def __init__(
@@ -685,6 +740,16 @@ def gpu_pretrain_views(
 
     Shape:
         `CanvasBatch` ``(N, 3, S, S)`` -> list of ``len(ratios)`` tensors ``(N, 3, size, size)``.
+
+    Example:
+        ```python
+        import torch
+        from maskaug.adapters.gpu_augment import gpu_pretrain_views
+
+        views = gpu_pretrain_views(32, cell=8, highpass_sigma=1.0, generator=torch.Generator().manual_seed(0))
+        out = views(torch.randint(0, 256, (2, 3, 40, 40), dtype=torch.uint8))
+        assert len(out) == 4 and out[0].shape == (2, 3, 32, 32) and len(views.pairs) == 6
+        ```
     """
     augment = SimCLRBatchAugment(size, views=len(ratios), compile=compile, generator=generator)
     sigma = highpass_sigma if highpass else None
