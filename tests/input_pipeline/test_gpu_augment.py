@@ -244,6 +244,15 @@ def test_views_of_one_image_differ() -> None:
         assert not torch.allclose(views[i], views[j])
 
 
+def test_half_precision_views_follow_the_single_precision_ones() -> None:
+    batch = _canvas_batch()
+    single = SimCLRBatchAugment(24, views=2, generator=_gen(3))(batch)
+    half = SimCLRBatchAugment(24, views=2, dtype=torch.float16, generator=_gen(3))(batch)
+    assert half.dtype == torch.float16
+    # the same draws; rounding to 11 bits, amplified by at most 1 / 0.225 in the normalization
+    assert (half.float() - single).abs().mean() < 5e-3
+
+
 def test_plain_tensor_batches_are_accepted() -> None:
     augment = SimCLRBatchAugment(16, views=2, generator=_gen(0))
     uint8 = torch.randint(0, 256, (3, 3, 20, 20), generator=_gen(1), dtype=torch.uint8)
@@ -277,6 +286,8 @@ def test_modules_pickle_and_print() -> None:
         (lambda: SimCLRBatchAugment(16, jitter_strength=-1), ValueError, "jitter_strength"),
         (lambda: SimCLRBatchAugment(16, generator=0), TypeError, "generator"),
         (lambda: SimCLRBatchAugment(16, compile="yes"), TypeError, "compile"),
+        (lambda: SimCLRBatchAugment(16, dtype=torch.bfloat16), TypeError, "dtype"),
+        (lambda: resized_crop(torch.zeros(2049, 3, 2, 2).half(), torch.zeros(2049, 4), 2), ValueError, "2048"),
         (lambda: ToCanvas(0), ValueError, "canvas"),
         (lambda: ToCanvas(16)(torch.zeros(1, 4, 4, dtype=torch.uint8)), ValueError, r"\(3, H, W\) uint8"),
         (lambda: sample_crop_boxes(torch.tensor([4, 4])), ValueError, "sizes"),

@@ -82,9 +82,12 @@ def plain_cpu(images) -> torch.Tensor:
     return torch.cat(_cpu_views(images, mask=False, highpass=False))
 
 
-def test_plain_views_have_the_same_channel_statistics(images, plain_cpu) -> None:
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_plain_views_have_the_same_channel_statistics(images, plain_cpu, dtype) -> None:
     cpu = plain_cpu
-    gpu = torch.cat(_gpu_views(images, mask=False, highpass=False))
+    gpu = torch.cat(_gpu_views(images, mask=False, highpass=False, dtype=dtype))
+    assert gpu.dtype == dtype
+    gpu = gpu.float()
     assert cpu.shape == gpu.shape == (len(MSCN_RATIOS) * REPEATS * 16, 3, SIZE, SIZE)
     for c in range(3):
         for name, stat in _STATISTICS.items():
