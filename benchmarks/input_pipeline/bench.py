@@ -144,10 +144,8 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         record("cpu_path", f"end to end, CPU path ({args.workers} workers)",
                _timed(batches, cpu_work, warmup=warmup, steps=args.steps, device=device), args.steps)
 
-        generator = torch.Generator(device=device).manual_seed(0)
-        gpu_views = gpu_augment.gpu_pretrain_views(args.size, cell=args.cell, compile=args.compile_augment,
-                                                   generator=generator).to(device)
-        batches = _loader(samples, gpu_augment.ToCanvas(args.canvas), args, device, total + 2 + args.steps)
+        batches = _loader(samples, gpu_augment.ToCanvas(args.canvas), args, device, total + 3 + args.steps)
+        gpu_views, compile_error = _device_views(args, device, next(batches).to(device))
 
         def gpu_work(batch: gpu_augment.CanvasBatch) -> None:
             step(torch.cat(gpu_views(batch.to(device, non_blocking=True))))
@@ -182,12 +180,35 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "rows": rows,
         "host_syncs": host_syncs,
+        "compile_augment_error": compile_error,
         "targets": targets,
     }
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _device_views(args: argparse.Namespace, device: torch.device,
+                  batch: gpu_augment.CanvasBatch) -> tuple[torch.nn.Module, str | None]:
+    """The device path's views module, tried once on ``batch``; eager if compiling it fails."""
+    dtype = getattr(torch, args.augment_dtype)
+
+    def build(compile: bool) -> torch.nn.Module:
+        generator = torch.Generator(device=device).manual_seed(0)
+        return gpu_augment.gpu_pretrain_views(args.size, cell=args.cell, compile=compile, dtype=dtype,
+                                              generator=generator).to(device)
+
+    views = build(args.compile_augment)
+    try:
+        views(batch)
+    except Exception as e:  # a compiler failure must not cost the other rows
+        if not args.compile_augment:
+            raise
+        print(f"compiling the device path failed, measuring it eager: {type(e).__name__}: {e}", flush=True)
+        views = build(False)
+        return views, f"{type(e).__name__}: {e}"
+    return views, None
 
 
 def _host_syncs(views: Callable[[Any], Any], batch: Any, device: torch.device) -> str:
@@ -227,11 +248,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="eager model")
     parser.add_argument("--compile-augment", action=argparse.BooleanOptionalAction, default=None,
                         help="torch.compile the device path's pixel operations (default: on CUDA)")
+    parser.add_argument("--augment-dtype", choices=("float32", "float16"), default=None,
+                        help="the device path's working precision (default: float16 on CUDA, else float32)")
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     parser.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
     args = parser.parse_args(argv)
+    cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     if args.compile_augment is None:
-        args.compile_augment = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+        args.compile_augment = cuda
+    if args.augment_dtype is None:
+        args.augment_dtype = "float16" if cuda else "float32"
     command = shlex.join(["python", "-m", "benchmarks.input_pipeline.bench", *(sys.argv[1:] if argv is None else argv)])
     return run(args, command)
 
