@@ -689,15 +689,13 @@ class GPUPretrainViews(nn.Module):
         augment: Makes ``(K, N, 3, S, S)`` views of a batch (`SimCLRBatchAugment`).
         masks: One callable per view applied to its ``(N, 3, S, S)`` views (an
             `maskaug.MSCNMask` with ``layout="b c h w"``, a `maskaug.HighPass`, or
-            ``nn.Identity``).
-        pairs: The view pairs of the loss; default every pair.
+            ``nn.Identity``). The loss runs on every pair of views (``.pairs``).
 
     Shape:
         `CanvasBatch` or ``(N, 3, H, W)`` -> list of K tensors ``(N, 3, S, S)``.
     """
 
-    def __init__(self, augment: SimCLRBatchAugment, masks: Sequence[nn.Module],
-                 pairs: Sequence[tuple[int, int]] | None = None) -> None:
+    def __init__(self, augment: SimCLRBatchAugment, masks: Sequence[nn.Module]) -> None:
         super().__init__()
         if len(masks) != augment.views:
             raise ValueError(f"masks must hold one module per view ({augment.views}), got {len(masks)}")
@@ -705,7 +703,7 @@ class GPUPretrainViews(nn.Module):
             raise ValueError(f"at least 2 views are needed, got {len(masks)}")
         self.augment = augment
         self.masks = nn.ModuleList(masks)
-        self.pairs = all_pairs(len(masks)) if pairs is None else [tuple(p) for p in pairs]
+        self.pairs = all_pairs(len(masks))
 
     def forward(self, batch: CanvasBatch | Tensor) -> list[Tensor]:
         views = self.augment(batch)

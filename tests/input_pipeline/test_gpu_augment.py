@@ -237,6 +237,12 @@ def test_views_are_seeded_and_leave_input_and_global_rng_alone() -> None:
     assert all(v.dtype == torch.float32 and v.shape == (6, 3, 24, 24) for v in a)
 
 
+def test_an_empty_batch_gives_empty_views() -> None:
+    empty = CanvasBatch(torch.zeros(0, 3, 16, 16, dtype=torch.uint8), torch.zeros(0, 2, dtype=torch.int64))
+    views = gpu_pretrain_views(8, cell=4, highpass_sigma=1.0, generator=_gen(0))(empty)
+    assert [tuple(v.shape) for v in views] == [(0, 3, 8, 8)] * 4
+
+
 def test_views_of_one_image_differ() -> None:
     views = SimCLRBatchAugment(16, views=4, generator=_gen(0))(_canvas_batch(n=2))
     assert views.shape == (4, 2, 3, 16, 16)
