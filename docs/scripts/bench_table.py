@@ -1,10 +1,8 @@
 """Render the committed CPU benchmark JSON as markdown, for the documentation.
 
-Used two ways:
-
-* as an mkdocs hook (``hooks:`` in ``mkdocs.yml``): a page line that is exactly ``MARKER`` is
-  replaced by the tables, so the site always shows the committed JSON, never a pasted copy;
-* from the command line, to print the markdown: ``python -m docs.scripts.bench_table [JSON]``.
+The site renders the committed result at build time (the ``<!-- results:cpu -->`` marker, see
+``docs/scripts/results.py``), so it always shows the committed JSON, never a pasted copy. From the
+command line, ``python -m docs.scripts.bench_table [JSON]`` prints the markdown of any result file.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_JSON = ROOT / "benchmarks" / "masking" / "results" / "cpu.json"
-MARKER = "<!-- cpu-benchmark-table -->"
 
 
 def render(result: dict) -> str:
@@ -47,14 +44,6 @@ def render(result: dict) -> str:
         f"| cost of masking | {pipe['mscn_cost_percent']:+.1f}% |",
     ]
     return "\n".join(lines)
-
-
-def on_page_markdown(markdown: str, **context: object) -> str:
-    """mkdocs hook: replace ``MARKER`` lines with the tables from the committed JSON."""
-    if MARKER not in markdown:
-        return markdown
-    table = render(json.loads(DEFAULT_JSON.read_text()))
-    return "\n".join(table if line.strip() == MARKER else line for line in markdown.splitlines())
 
 
 def main(argv: list[str] | None = None) -> None:
