@@ -110,7 +110,8 @@ def summarize(grid: Grid, runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]
         done = [r for r in runs if r["key"] == exp.key]
         if not done:
             continue
-        row: dict[str, Any] = {"key": exp.key, "label": exp.label, "group": exp.group, "seeds": [r["seed"] for r in done]}
+        row: dict[str, Any] = {"key": exp.key, "label": exp.label, "group": exp.group, "highpass": exp.highpass,
+                               "pretrain": exp.pretrain, "seeds": [r["seed"] for r in done]}
         for metric in ("knn_top1", "linear_top1"):
             values = [r[metric] for r in done]
             row[metric] = statistics.fmean(values)
@@ -165,13 +166,17 @@ def markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]], verdicts: Seq
         f"({meta['probe_epochs']} epochs) on frozen features; high-passed input where training used it; "
         f"chance is {100 * CHANCE:.0f}%",
         "",
-        "| claim | experiment | kNN top-1 (%) | linear top-1 (%) | seeds |",
-        "|---|---|---:|---:|---:|",
+        "| claim | experiment | kNN top-1 (%) | linear top-1 (%) | linear gain over random weights | seeds |",
+        "|---|---|---:|---:|---:|---:|",
     ]
+    # what pre-training added to the randomly initialised network on the same input
+    references = {r["highpass"]: r for r in rows if not r.get("pretrain", True)}
     for r in rows:
+        reference = references.get(r.get("highpass"))
+        gain = "" if reference is None or reference is r else f"{100 * (r['linear_top1'] - reference['linear_top1']):+.1f}"
         lines.append(
             f"| {r['group']} | {r['label']} | {_pct(r['knn_top1'], r['knn_top1_std'])} | "
-            f"{_pct(r['linear_top1'], r['linear_top1_std'])} | {len(r['seeds'])} |"
+            f"{_pct(r['linear_top1'], r['linear_top1_std'])} | {gain} | {len(r['seeds'])} |"
         )
     if verdicts:
         lines += ["", "Mean ± sample standard deviation over seeds. The paper's claims, on linear top-1 "

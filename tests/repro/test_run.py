@@ -31,6 +31,9 @@ def test_smoke_grid_end_to_end_resume_and_plot(tmp_path: Path, fashion_path: Pat
     saved = json.loads((out / "results.json").read_text())
     assert [r["key"] for r in saved["rows"]] == ["random-init", "random-init-hp", "masks-only", "masks-only-hp"]
     assert all(r["train_seconds"] == 0 for r in saved["runs"] if r["key"].startswith("random-init"))
+    rows = {r["key"]: r for r in saved["rows"]}
+    gain = 100 * (rows["masks-only-hp"]["linear_top1"] - rows["random-init-hp"]["linear_top1"])
+    assert f"| masks only, high-pass | {pct(rows['masks-only-hp'])} | {gain:+.1f} | 2 |" in (out / "results.md").read_text()
     commands = saved["meta"]["commands"]
     assert len(commands) == 2 and "masks-only-hp" in commands[0] and "random-init-hp" in commands[1]
 
@@ -41,6 +44,11 @@ def test_smoke_grid_end_to_end_resume_and_plot(tmp_path: Path, fashion_path: Pat
     assert (tmp_path / "assets" / "smoke.png").stat().st_size > 0
     assert "old" not in new and new.startswith("intro\n") and new.endswith("end\n")
     assert "](assets/smoke.png)" in new and "| masks only, high-pass |" in new
+
+
+def pct(row: dict) -> str:
+    return (f"{100 * row['knn_top1']:.1f} ± {100 * row['knn_top1_std']:.1f} | "
+            f"{100 * row['linear_top1']:.1f} ± {100 * row['linear_top1_std']:.1f}")
 
 
 def test_missing_data_stops_with_the_path_and_the_expected_files(tmp_path: Path) -> None:
