@@ -24,9 +24,10 @@ CPU tensors, which is how the tests compare it with the CPU path.
 
 Differences from the CPU path, none visible in view statistics (the tests check means, spreads,
 masked fractions and box distributions): the CPU path rounds to uint8 after every colour operation
-and blurs with a triangle antialiasing filter, this path keeps float32 throughout; at the border of
-a crop that is enlarged, the outermost bilinear samples reach half a pixel into the image beyond
-the box instead of repeating the box's edge.
+and shrinks crops with a triangle antialiasing filter, this path keeps float32 (or float16)
+throughout and uses a box filter; at the border of a crop that is enlarged, the outermost bilinear
+samples reach half a pixel into the image beyond the box instead of repeating the box's edge;
+images larger than the canvas are shrunk to fit it before cropping.
 
 Example:
     ```python
@@ -179,15 +180,15 @@ def _uniform(bounds: tuple[float, float], shape: Sequence[int], generator: torch
     return low + (high - low) * _rand(shape, generator, device)
 
 
-def _check_pair(name: str, value: Sequence[float], *, positive: bool) -> tuple[float, float]:
+def _check_pair(name: str, value: Sequence[float]) -> tuple[float, float]:
+    """A ``(low, high)`` pair of finite numbers with ``0 < low <= high``."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2 or any(
         isinstance(v, bool) or not isinstance(v, (int, float)) for v in value
     ):
         raise TypeError(f"{name} must be a (low, high) pair of numbers, got {value!r}")
     low, high = float(value[0]), float(value[1])
-    if not (math.isfinite(low) and math.isfinite(high)) or low > high or (positive and low <= 0):
-        kind = "0 < low <= high" if positive else "low <= high"
-        raise ValueError(f"{name} must be finite with {kind}, got {value!r}")
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high or low <= 0:
+        raise ValueError(f"{name} must be finite with 0 < low <= high, got {value!r}")
     return low, high
 
 
@@ -250,8 +251,8 @@ def sample_crop_boxes(
         assert boxes.shape == (8, 4) and bool((boxes[:, 0] + boxes[:, 2] <= 375).all())
         ```
     """
-    scale = _check_pair("scale", scale, positive=True)
-    ratio = _check_pair("ratio", ratio, positive=True)
+    scale = _check_pair("scale", scale)
+    ratio = _check_pair("ratio", ratio)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ValueError(f"attempts must be an int >= 1, got {attempts!r}")
     _check_generator(generator)
@@ -531,8 +532,9 @@ def gaussian_blur(x: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
         raise ValueError(f"gaussian_blur expects x of shape (N, C, H, W), floating, got {getattr(x, 'shape', x)}")
     if sigma.shape != (x.shape[0],):
         raise ValueError(f"sigma must be ({x.shape[0]},), got {tuple(sigma.shape)}")
-    rows = blur_matrices(sigma, x.shape[2], kernel_size).to(x.dtype).unsqueeze(1)
-    cols = blur_matrices(sigma, x.shape[3], kernel_size).to(x.dtype).unsqueeze(1)
+    height, width = x.shape[2], x.shape[3]
+    rows = blur_matrices(sigma, height, kernel_size).to(x.dtype).unsqueeze(1)
+    cols = rows if width == height else blur_matrices(sigma, width, kernel_size).to(x.dtype).unsqueeze(1)
     return rows @ x @ cols.transpose(-1, -2)
 
 
@@ -601,10 +603,10 @@ class SimCLRBatchAugment(nn.Module):
         if self.jitter_strength * 0.1 > 0.5:
             raise ValueError(f"jitter_strength must be <= 5 (hue strength 0.1 x it is at most 0.5), got {jitter_strength!r}")
         self.blur_prob = _check_probability("blur_prob", blur_prob)
-        self.scale = _check_pair("scale", scale, positive=True)
+        self.scale = _check_pair("scale", scale)
         if self.scale[1] > 1:
             raise ValueError(f"scale must lie in (0, 1], got {scale!r}")
-        self.ratio = _check_pair("ratio", ratio, positive=True)
+        self.ratio = _check_pair("ratio", ratio)
         self.blur_kernel = max(3, size // 10 // 2 * 2 + 1)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
