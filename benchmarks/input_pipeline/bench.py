@@ -236,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.input_pipeline.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None, help="an ImageFolder (default: synthetic JPEGs)")
-    parser.add_argument("--images", type=int, default=500, help="synthetic JPEGs to write")
+    parser.add_argument("--images", type=int, default=320, help="synthetic JPEGs to write (drawn with replacement)")
     parser.add_argument("--source-size", type=int, nargs=2, default=(500, 375), metavar=("W", "H"))
     parser.add_argument("--arch", choices=sorted(image.FEATURE_DIMS), default="resnet50")
     parser.add_argument("--size", type=int, default=224, help="view side")
