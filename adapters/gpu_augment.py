@@ -654,8 +654,8 @@ class SimCLRBatchAugment(nn.Module):
         gray = _rand((k * n,), g, device) < 0.2
         blurred = _rand((k * n,), g, device) < self.blur_prob
         sigma = torch.where(blurred, _uniform((0.1, 2.0), (k * n,), g, device), 0.0)
-        out = self._pixels(x, flip, factors, order, gray, sigma, self.blur_kernel, self.mean.to(self.dtype),
-                           self.std.to(self.dtype))
+        mean, std = (t.to(device=device, dtype=self.dtype) for t in (self.mean, self.std))  # no-ops once moved
+        out = self._pixels(x, flip, factors, order, gray, sigma, self.blur_kernel, mean, std)
         return out.view(k, n, 3, self.size, self.size)
 
     def extra_repr(self) -> str:
