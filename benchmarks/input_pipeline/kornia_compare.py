@@ -1,8 +1,8 @@
 """The device path's SimCLR augmentations against kornia's, on the same batch.
 
 Both make ``--views`` views of 224 px (RandomResizedCrop, flip, colour jitter p=0.8, grayscale
-p=0.2, Gaussian blur 23 taps p=0.5, normalization) from ``(N, 3, 375, 500)`` images, on the
-default device. kornia needs one image size per batch and draws from torch's global generator
+p=0.2, Gaussian blur 23 taps p=0.5, normalization) from 500 x 375 images (``--source-size``), on
+the default device. kornia needs one image size per batch and draws from torch's global generator
 (one jitter order per batch); ours takes canvases of mixed sizes, a ``torch.Generator`` and a
 per-view order. Prints milliseconds per batch and views/s; kornia is optional (``pip install
 kornia``).
@@ -48,12 +48,13 @@ def kornia_pipeline(size: int) -> nn.Module:
     """kornia's equivalent of SimCLR's augmentations (raises ImportError without kornia)."""
     import kornia.augmentation as K
 
+    blur = max(3, size // 10 // 2 * 2 + 1)
     return nn.Sequential(
         K.RandomResizedCrop((size, size), scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)),
         K.RandomHorizontalFlip(),
         K.ColorJitter(0.4, 0.4, 0.2, 0.1, p=0.8),
         K.RandomGrayscale(p=0.2),
-        K.RandomGaussianBlur((23, 23), (0.1, 2.0), p=0.5),
+        K.RandomGaussianBlur((blur, blur), (0.1, 2.0), p=0.5),
         K.Normalize(IMAGENET_MEAN, IMAGENET_STD),
     )
 
@@ -63,13 +64,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.input_pipeline.kornia_compare")
     parser.add_argument("--views", type=int, default=256, help="views per batch")
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--source-size", type=int, nargs=2, default=(500, 375), metavar=("W", "H"))
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     args = parser.parse_args(argv)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     g = torch.Generator(device=device).manual_seed(0)
-    images = torch.randint(0, 256, (args.views, 3, 375, 500), dtype=torch.uint8, device=device, generator=g)
+    width, height = args.source_size
+    images = torch.randint(0, 256, (args.views, 3, height, width), dtype=torch.uint8, device=device, generator=g)
     floats = images.float() / 255
     rows = []
 

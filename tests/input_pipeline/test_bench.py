@@ -1,4 +1,4 @@
-"""Smoke test of the input-pipeline benchmark with tiny settings: every row is measured and written.
+"""Smoke tests of the input-pipeline benchmarks with tiny settings: every row is measured and written.
 
 No assertion is made on the rates themselves.
 """
@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks.input_pipeline.bench import main
+from benchmarks.input_pipeline.kornia_compare import main as compare_main
 
 
 def test_bench_reports_model_cpu_and_device_paths(tmp_path: Path) -> None:
@@ -23,3 +26,13 @@ def test_bench_reports_model_cpu_and_device_paths(tmp_path: Path) -> None:
     assert result["command"].startswith("python -m benchmarks.input_pipeline.bench --arch resnet18")
     assert set(result["targets"]) == {"gpu_path / model", "gpu_path / cpu_path", "met"}
     assert "T" in result["date"]
+
+
+def test_kornia_comparison_reports_both_pipelines(tmp_path: Path) -> None:
+    pytest.importorskip("kornia")
+    out = tmp_path / "compare.json"
+    compare_main(["--views", "2", "--size", "16", "--source-size", "40", "30", "--repeats", "1", "--device", "cpu",
+                  "--out", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    assert rows[0]["what"].startswith("maskaug") and rows[-1]["what"].startswith("kornia")
+    assert all(row["views_per_s"] > 0 for row in rows)
