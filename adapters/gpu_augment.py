@@ -85,7 +85,10 @@ class CanvasBatch(NamedTuple):
     """Images of different sizes in one fixed-size uint8 tensor, with their sizes.
 
     A DataLoader's default collate keeps the type (a named tuple), and ``.to`` moves both parts, so
-    the siamese trainer can hand it to ``batch_views`` on the device as it would a tensor.
+    the siamese trainer can hand it to ``batch_views`` on the device as it would a tensor. A
+    non-blocking copy from pinned memory to CUDA runs on a side stream, which the current stream
+    waits for: the copy overlaps the GPU work queued before it (the previous training step)
+    instead of following it.
 
     Attributes:
         pixels: ``(N, 3, S, S)`` uint8 (``(3, S, S)`` for one image); image ``n`` fills
@@ -98,8 +101,31 @@ class CanvasBatch(NamedTuple):
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> CanvasBatch:
         """Both tensors on ``device``."""
-        return CanvasBatch(self.pixels.to(device, non_blocking=non_blocking),
-                           self.sizes.to(device, non_blocking=non_blocking))
+        device = torch.device(device)
+        side = device.type == "cuda" and non_blocking and self.pixels.device.type == "cpu" and self.pixels.is_pinned()
+        if not side:
+            return CanvasBatch(self.pixels.to(device, non_blocking=non_blocking),
+                               self.sizes.to(device, non_blocking=non_blocking))
+        current = torch.cuda.current_stream(device)
+        copy = _copy_stream(device)
+        with torch.cuda.stream(copy):
+            moved = CanvasBatch(self.pixels.to(device, non_blocking=True), self.sizes.to(device, non_blocking=True))
+        current.wait_stream(copy)
+        for tensor in moved:  # allocated on the side stream, used on the current one
+            tensor.record_stream(current)
+        return moved
+
+
+_COPY_STREAMS: dict[torch.device, torch.cuda.Stream] = {}
+
+
+def _copy_stream(device: torch.device) -> torch.cuda.Stream:
+    """One side stream per CUDA device for host-to-device copies."""
+    if device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    if device not in _COPY_STREAMS:
+        _COPY_STREAMS[device] = torch.cuda.Stream(device)
+    return _COPY_STREAMS[device]
 
 
 class ToCanvas(nn.Module):

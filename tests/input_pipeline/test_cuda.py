@@ -47,3 +47,15 @@ def test_cuda_and_cpu_views_have_the_same_statistics() -> None:
     # 256 views each: the masked fraction within 0.03, the high-passed mean within 5% of the spread, the spread within 10%
     assert abs(cpu[0] - cuda[0]) < 0.03 and abs(cpu[1] - cuda[1]) < 0.05 * cpu[2]
     assert abs(cpu[2] / cuda[2] - 1) < 0.1
+
+
+def test_pinned_batches_reach_the_device_intact_through_the_side_stream() -> None:
+    batch = _batch("cpu")
+    pinned = CanvasBatch(batch.pixels.pin_memory(), batch.sizes.pin_memory())
+    busy = torch.randn(4096, 4096, device="cuda")
+    for _ in range(8):  # queue work on the current stream that the copy may overlap
+        busy = busy @ busy.T / 4096
+    moved = pinned.to("cuda", non_blocking=True)
+    checksum = moved.pixels.long().sum()  # runs on the current stream, after the copy
+    assert torch.equal(moved.pixels.cpu(), batch.pixels) and torch.equal(moved.sizes.cpu(), batch.sizes)
+    assert checksum.item() == batch.pixels.long().sum().item()
