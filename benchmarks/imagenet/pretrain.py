@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+
 from maskaug import HighPass
-from maskaug.adapters import image
+from maskaug.adapters import gpu_augment, image
 from maskaug.siamese import TrainConfig, TrainResult, init_distributed, pretrain
 
 from .common import check_resumable_views, load_splits, per_class, seed_everything, write_settings
@@ -18,15 +20,17 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
     train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
                              progress=not args.no_progress)
     sigma = None if args.no_highpass else preset.highpass_sigma
-    views = image.pretrain_views(
-        preset.image_size,
-        mask=not args.no_mask,
-        highpass=not args.no_highpass,
-        highpass_sigma=preset.highpass_sigma,
-        highpass_kernel_size=args.highpass_kernel_size,
-        cell=preset.cell,
-    )
-    dataset = image.ImageFolderDataset(train.samples, views)
+    view_options = dict(mask=not args.no_mask, highpass=not args.no_highpass, highpass_sigma=preset.highpass_sigma,
+                        highpass_kernel_size=args.highpass_kernel_size, cell=preset.cell)
+    if args.gpu_augment:  # workers decode into canvases; the views are made on the device, per batch
+        cuda = env.device.type == "cuda"  # compiled, float16 views (autocast feeds the model bf16 anyway)
+        views = gpu_augment.gpu_pretrain_views(preset.image_size, compile=cuda,
+                                               dtype=torch.float16 if cuda else torch.float32,
+                                               generator=torch.Generator(device=env.device), **view_options)
+        dataset = image.ImageFolderDataset(train.samples, gpu_augment.ToCanvas(args.canvas))
+    else:
+        views = image.pretrain_views(preset.image_size, **view_options)
+        dataset = image.ImageFolderDataset(train.samples, views)
     test = image.eval_transform(preset.image_size)
     knn_data = None
     if preset.knn_every_epochs:
@@ -67,6 +71,7 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
         "highpass_sigma": sigma,
         "highpass_kernel_size": args.highpass_kernel_size,
         "cell": preset.cell,
+        "gpu_augment": args.gpu_augment,
         "classes": len(train.classes),
         "train_images": len(train),
         "config": config.to_dict(),
@@ -82,6 +87,7 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
         config,
         backbone,
         dataset,
+        batch_views=views if args.gpu_augment else None,
         pairs=views.pairs,
         knn_data=knn_data,
         eval_transform=eval_highpass,
@@ -100,5 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-lr", type=float, default=None, help="LR at batch 4096 (default 4.8 / 3.2)")
     parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default="auto")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
+    parser.add_argument("--gpu-augment", action="store_true",
+                        help="make the views on the device (workers only decode); same view distribution")
+    parser.add_argument("--canvas", type=int, default=512,
+                        help="--gpu-augment: side of the decode canvas (larger images are shrunk to fit)")
     parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between mid-epoch checkpoints")
     parser.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl records")
