@@ -26,6 +26,7 @@ from skimage import data
 
 from maskaug import apply_mask, highpass, mscn_views, sample_focal_mask, sample_grid_mask
 from maskaug.policy import DEFAULT_NOISE_STD
+from maskaug.views import MSCN_RATIOS
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "assets" / "figures"
 SIZE = 224
@@ -127,37 +128,155 @@ def masked_views_figure(photo: torch.Tensor, generator: torch.Generator) -> Figu
     return fig
 
 
-def highpass_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
-    """High-pass filtering, mask edges with and without it, and colour histograms (the paper's Figures 1b, 2, 7)."""
+def row_figure(panels: int, rows: int = 1) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(panels * PANEL_INCHES, rows * PANEL_INCHES))
+    axes = np.atleast_2d(fig.subplots(rows, panels))
+    return fig, axes
+
+
+def masking_problem_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
+    """The paper's Figure 1 (a, b): a photo, its masked version, and their colour histograms."""
+    masked = apply_mask(photo, grid(generator), fill="constant", value=0.0)
+    fig, axes = row_figure(4)
+    show(axes[0, 0], raw_rgb(photo), "photo")
+    show(axes[0, 1], raw_rgb(masked), f"grid mask, {RATIO:.0%}, fill 0")
+    histogram(axes[0, 2], photo, "colours of the photo")
+    histogram(axes[0, 3], masked, "colours after masking")
+    fig.tight_layout()
+    return fig
+
+
+def highpass_fix_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
+    """The paper's Figure 2: after the high-pass, the mask's edges vanish (edge maps, same scale)."""
     hp = highpass(photo, SIGMA)
     mask = grid(generator)
     masked_raw = apply_mask(photo, mask, fill="constant", value=0.0)
     masked_hp = apply_mask(hp, mask, fill="constant", value=0.0)
     edge_max = float(np.percentile(edge_strength(masked_raw), 99.5))
-    fig = Figure(figsize=(4 * PANEL_INCHES, 3 * PANEL_INCHES))
-    axes = fig.subplots(3, 4)
-    row = axes[0]
-    show(row[0], raw_rgb(photo), "photo (normalized)")
-    show(row[1], raw_rgb(photo - hp), f"blur (sigma {SIGMA:g}, 31 taps)")
-    show(row[2], highpassed_rgb(hp), "high-pass, 31 taps")
-    show(row[3], highpassed_rgb(highpass(photo, SIGMA, kernel_size=11)), "high-pass, 11 taps")
-    row = axes[1]
-    show(row[0], raw_rgb(masked_raw), "raw + grid mask, fill 0")
-    show(row[1], highpassed_rgb(masked_hp), "high-pass + same mask, fill 0")
-    show(row[2], edge_strength(masked_raw), "edges of raw + mask", cmap="magma", vmin=0, vmax=edge_max)
-    show(row[3], edge_strength(masked_hp), "edges of high-pass + mask", cmap="magma", vmin=0, vmax=edge_max)
-    row = axes[2]
-    histogram(row[0], photo, "normalized image")
-    histogram(row[1], masked_raw, "normalized + mask")
-    histogram(row[2], hp, "high-passed image")
-    histogram(row[3], masked_hp, "high-passed + mask: 0 is the mode")
+    edges = dict(cmap="magma", vmin=0, vmax=edge_max)
+    fig, axes = row_figure(3, rows=2)
+    show(axes[0, 0], raw_rgb(photo), "photo")
+    show(axes[0, 1], raw_rgb(masked_raw), "masked, fill 0")
+    show(axes[0, 2], edge_strength(masked_raw), "edges: the mask's borders", **edges)
+    show(axes[1, 0], highpassed_rgb(hp), f"high-pass (sigma {SIGMA:g})")
+    show(axes[1, 1], highpassed_rgb(masked_hp), "high-pass, same mask, fill 0")
+    show(axes[1, 2], edge_strength(masked_hp), "edges: the borders are gone", **edges)
+    fig.tight_layout()
+    return fig
+
+
+def histograms_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
+    """The paper's Figure 7: histograms with and without the high-pass, before and after masking."""
+    hp = highpass(photo, SIGMA)
+    mask = grid(generator)
+    fig, axes = row_figure(4)
+    histogram(axes[0, 0], photo, "normalized image")
+    histogram(axes[0, 1], apply_mask(photo, mask, fill="constant", value=0.0), "normalized + mask: a spike")
+    histogram(axes[0, 2], hp, "high-passed image")
+    histogram(axes[0, 3], apply_mask(hp, mask, fill="constant", value=0.0), "high-passed + mask: 0 is the mode")
+    fig.tight_layout()
+    return fig
+
+
+def kernels_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
+    """The blur, and the high-pass with the full 31-tap Gaussian and with a truncated 11-tap one."""
+    hp = highpass(photo, SIGMA)
+    fig, axes = row_figure(4)
+    show(axes[0, 0], raw_rgb(photo), "photo (normalized)")
+    show(axes[0, 1], raw_rgb(photo - hp), f"blur (sigma {SIGMA:g}, 31 taps)")
+    show(axes[0, 2], highpassed_rgb(hp), "high-pass, 31 taps")
+    show(axes[0, 3], highpassed_rgb(highpass(photo, SIGMA, kernel_size=11)), "high-pass, 11 taps")
+    fig.tight_layout()
+    return fig
+
+
+def grid_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
+    """Grid masks: the ratio and the cell size, on the high-passed photo."""
+    hp = highpass(photo, SIGMA)
+    settings = [(32, 0.15), (32, 0.30), (32, 0.50), (16, 0.30)]
+    fig, axes = row_figure(len(settings))
+    for ax, (cell, ratio) in zip(axes.flat, settings):
+        mask = sample_grid_mask((3, SIZE, SIZE), cell=cell, ratio=ratio, channel_dim=0, generator=generator)
+        show(ax, highpassed_rgb(apply_mask(hp, mask, fill="constant", value=0.0)), f"cells of {cell} px, {ratio:.0%}")
+    fig.tight_layout()
+    return fig
+
+
+def focal_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
+    """Focal masks and their polarity: mask a block, or keep a window."""
+    hp = highpass(photo, SIGMA)
+    fig, axes = row_figure(4)
+    for k, ax in enumerate(axes.flat):
+        invert = k >= 2
+        mask = sample_focal_mask((3, SIZE, SIZE), scale=(0.3, 0.6), channel_dim=0, invert=invert, generator=generator)
+        show(ax, highpassed_rgb(apply_mask(hp, mask, fill="constant", value=0.0)),
+             "focal_invert=True: keep a window" if invert else "focal: mask a block")
+    fig.tight_layout()
+    return fig
+
+
+def noise_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
+    """Fills: the constant 0 and Gaussian noise of two strengths, on the same mask."""
+    hp = highpass(photo, SIGMA)
+    mask = grid(generator)
+    fig, axes = row_figure(3)
+    show(axes[0, 0], highpassed_rgb(apply_mask(hp, mask, fill="constant", value=0.0)), 'fill="constant", 0')
+    for ax, std in zip(axes.flat[1:], (DEFAULT_NOISE_STD, 1.0)):
+        filled = apply_mask(hp, mask, fill="noise", noise_std=std, generator=generator)
+        show(ax, highpassed_rgb(filled), f'fill="noise", std {std:g}')
+    fig.tight_layout()
+    return fig
+
+
+def channel_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
+    """One mask shared by the channels, against one mask per channel (and each channel's mask)."""
+    hp = highpass(photo, SIGMA)
+    shared = grid(generator)
+    independent = grid(generator, channel_independent=True)
+    fig, axes = row_figure(5)
+    show(axes[0, 0], highpassed_rgb(apply_mask(hp, shared, fill="constant", value=0.0)), "shared by R, G, B")
+    show(axes[0, 1], highpassed_rgb(apply_mask(hp, independent, fill="constant", value=0.0)), "channel-independent")
+    for ax, (name, colour), channel in zip(axes.flat[2:], CHANNELS, independent):
+        show(ax, channel.float().numpy(), f"mask of channel {name}", cmap="gray_r", vmin=0, vmax=1)
+    fig.tight_layout()
+    return fig
+
+
+def multiview_figure(photo: torch.Tensor, generator: torch.Generator) -> Figure:
+    """mscn_views: four views, each from its own draw of the augmentation, then its own mask."""
+    from torchvision.transforms import v2
+
+    augment = v2.Compose([
+        v2.RandomResizedCrop(SIZE, scale=(0.3, 1.0), antialias=True),
+        v2.RandomHorizontalFlip(),
+        v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
+        v2.RandomGrayscale(p=0.2),
+        v2.Normalize(MEAN.flatten().tolist(), STD.flatten().tolist()),
+    ])
+    views = mscn_views(augment, layout="c h w", generator=generator)
+    rgb = (photo * STD + MEAN).clamp(0, 1)
+    with torch.random.fork_rng():  # torchvision's augmentations draw from the global generator
+        torch.manual_seed(SEED)
+        drawn = views(rgb)
+    fig, axes = row_figure(5)
+    show(axes[0, 0], raw_rgb(photo), "photo")
+    for number, (ax, view, ratio) in enumerate(zip(axes.flat[1:], drawn, MSCN_RATIOS), start=1):
+        show(ax, highpassed_rgb(view), f"view {number}, ratio {ratio:.2f}")
     fig.tight_layout()
     return fig
 
 
 FIGURES = {
     "masked_views.png": (masked_views_figure, "chelsea"),
-    "highpass.png": (highpass_figure, "astronaut"),
+    "masking_problem.png": (masking_problem_figure, "astronaut"),
+    "highpass_fix.png": (highpass_fix_figure, "astronaut"),
+    "histograms.png": (histograms_figure, "astronaut"),
+    "highpass_kernels.png": (kernels_figure, "astronaut"),
+    "strategy_grid.png": (grid_figure, "coffee"),
+    "strategy_focal.png": (focal_figure, "coffee"),
+    "strategy_noise.png": (noise_figure, "coffee"),
+    "strategy_channel.png": (channel_figure, "coffee"),
+    "strategy_multiview.png": (multiview_figure, "chelsea"),
 }
 
 
