@@ -45,14 +45,15 @@ class Preset(Budget):
 
 PRESETS = {
     "smoke": Preset(epochs=1, batch_size=32, width=4, probe_epochs=20, knn_k=10, train_images=64, test_images=64,
-                    size=16),
+                    size=16, arms=("none", "highpass", "shared", "separate", "channel")),
     "cpu": Preset(epochs=8, batch_size=128, width=8),
     "gpu": Preset(epochs=30, batch_size=256, width=32, train_images=10000, test_images=5000, size=48, cell=6,
-                  highpass_sigma=1.5),
+                  highpass_sigma=1.5, arms=("none", "highpass", "shared", "separate", "channel")),
 }
 
 _NAMES = {
     "none": "SimCLR (no masks)",
+    "highpass": "SimCLR + high-pass, no masks",
     "shared": "SimCLR + MSCN, colour and depth share a mask",
     "separate": "SimCLR + MSCN, colour and depth masked apart",
     "channel": "SimCLR + MSCN, channel-independent (p=0.8)",
@@ -76,6 +77,9 @@ def arm(key: str, preset: Preset) -> Arm:
     """The views and evaluation transform of the arm ``key`` (a key of ``_NAMES``)."""
     if key == "none":
         return Arm(_NAMES[key], MultiView([DigitAugment() for _ in RATIOS]))
+    if key == "highpass":
+        highpass = HighPass(preset.highpass_sigma)
+        return Arm(_NAMES[key], MultiView([nn.Sequential(DigitAugment(), highpass) for _ in RATIOS]), highpass)
     masks = [rgbd.RGBDMask(coupling=key, cell=preset.cell, ratio=r, highpass_sigma=preset.highpass_sigma) for r in RATIOS]
     return Arm(_NAMES[key], MultiView([nn.Sequential(DigitAugment(), m) for m in masks]), HighPass(preset.highpass_sigma))
 
