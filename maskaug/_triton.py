@@ -40,7 +40,8 @@ def usable(x: torch.Tensor) -> bool:
 
     They need Triton, a half or single precision ``x`` that does not need a gradient, on CUDA (or
     on the CPU under ``TRITON_INTERPRET=1``). Setting ``MASKAUG_DISABLE_TRITON=1`` turns them off.
-    Everything else takes the pure-torch path, which gives the same results.
+    Everything else takes the pure-torch path, which gives the same masks and agrees on the filtered
+    values within float32 rounding (the noise fill is drawn by a different generator algorithm).
     """
     if triton is None or os.environ.get("MASKAUG_DISABLE_TRITON") == "1" or x.dtype not in _DTYPES:
         return False
@@ -72,7 +73,7 @@ if triton is not None:
         x_ptr, taps_ptr, out_ptr, n_rows, width,
         RADIUS: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr,
     ):
-        rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)[:, None]
+        rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)[:, None]
         cols = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)[None, :]
         inside = (rows < n_rows) & (cols < width)
         acc = tl.zeros((BLOCK_R, BLOCK_C), dtype=tl.float32)
@@ -89,7 +90,7 @@ if triton is not None:
         RADIUS: tl.constexpr, HIGHPASS: tl.constexpr, MASKED: tl.constexpr, NOISE: tl.constexpr,
         BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr,
     ):
-        rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)[:, None]
+        rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)[:, None]
         cols = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)[None, :]
         inside = (rows < n_rows) & (cols < width)
         offsets = rows * width + cols

@@ -75,7 +75,7 @@ def _band_matrix(length: int, taps: torch.Tensor) -> torch.Tensor:
 
 
 def _blur_axis(x: torch.Tensor, axis: int, taps: torch.Tensor) -> torch.Tensor:
-    """Blur contiguous ``x`` along ``axis`` with reflect padding, working on a view ``(before, L, after)``.
+    """Blur contiguous ``x`` (of ``taps``' dtype) along ``axis`` with reflect padding, working on a view ``(before, L, after)``.
 
     On the CPU a banded matrix product beats a one-input-channel convolution several times over
     (BLAS versus a poorly vectorized convolution); elsewhere, and for long axes, a convolution.
@@ -85,11 +85,10 @@ def _blur_axis(x: torch.Tensor, axis: int, taps: torch.Tensor) -> torch.Tensor:
     before = math.prod(shape[:axis])
     after = math.prod(shape[axis + 1 :])
     if x.device.type == "cpu" and length <= MATMUL_MAX_LENGTH:
-        compute = torch.float64 if x.dtype == torch.float64 else torch.float32
-        matrix = _band_matrix(length, taps.to(compute))
-        y = x.reshape(before, length, after).to(compute)
+        matrix = _band_matrix(length, taps)
+        y = x.reshape(before, length, after)
         y = y.squeeze(-1) @ matrix.T if after == 1 else matrix @ y
-        return y.to(x.dtype).reshape(shape)
+        return y.reshape(shape)
     radius = taps.numel() // 2
     if after == 1:
         y = F.pad(x.reshape(before, 1, length), (radius, radius), mode="reflect")
@@ -143,22 +142,26 @@ def highpass(
     """
     check_floating("x", x, "for highpass")
     axes = normalize_dims("dims", dims, x.ndim, x.shape)
-    taps = gaussian_kernel(sigma, kernel_size, dtype=x.dtype, device=x.device)
+    # half-precision inputs are filtered in float32 and rounded once, like the fused kernels do
+    work = torch.float64 if x.dtype == torch.float64 else torch.float32
+    taps = gaussian_kernel(sigma, kernel_size, dtype=work, device=x.device)
     radius = taps.numel() // 2
     for axis in axes:
         if x.shape[axis] <= radius:
             raise ValueError(
-                f"highpass with sigma={sigma}, kernel_size={taps.numel()} needs axis {axis} longer than "
-                f"{radius} for reflect padding, got shape {tuple(x.shape)}; lower sigma or kernel_size"
+                f"highpass with sigma={sigma}, kernel_size={taps.numel()} needs every axis in dims={dims!r} "
+                f"longer than {radius} for reflect padding (axis {axis} is not), got shape {tuple(x.shape)}; "
+                "lower sigma or kernel_size"
             )
     if x.numel() == 0:
         return x.clone()
     if _triton.usable(x) and axes == (x.ndim - 2, x.ndim - 1):
         return _triton.fused(x, taps=taps, mask=None)
-    blurred = x.contiguous()
+    signal = x.to(work).contiguous()
+    blurred = signal
     for axis in axes:
         blurred = _blur_axis(blurred, axis, taps)
-    return x - blurred
+    return (signal - blurred).to(x.dtype)
 
 
 class HighPass(nn.Module):

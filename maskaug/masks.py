@@ -264,6 +264,21 @@ def sample_focal_mask(
     return geo.to_layout(box)
 
 
+def _check_fill_value(value: float, dtype: torch.dtype) -> None:
+    """Refuse a constant fill that ``dtype`` cannot hold exactly (no wrapping, rounding or overflow)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"value must be a number, got {value!r}")
+    if dtype.is_floating_point:
+        if math.isfinite(value) and abs(value) > torch.finfo(dtype).max:
+            raise ValueError(f"value={value!r} overflows x's dtype {dtype}")
+        return
+    if not math.isfinite(value) or value != int(value):
+        raise ValueError(f"value={value!r} is not representable in x's dtype {dtype}")
+    low, high = (0, 1) if dtype == torch.bool else (torch.iinfo(dtype).min, torch.iinfo(dtype).max)
+    if not low <= value <= high:
+        raise ValueError(f"value={value!r} is outside the range [{low}, {high}] of x's dtype {dtype}")
+
+
 def apply_mask(
     x: torch.Tensor,
     mask: torch.Tensor,
@@ -323,10 +338,7 @@ def apply_mask(
             raise TypeError(f"fill='noise' needs a floating x, got {x.dtype}; use fill='constant'")
         noise_std = check_nonnegative("noise_std", noise_std)
     else:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"value must be a number, got {value!r}")
-        if not x.is_floating_point() and value != int(value):
-            raise ValueError(f"value={value!r} is not representable in x's dtype {x.dtype}")
+        _check_fill_value(value, x.dtype)
     if _triton.usable(x) and x.ndim >= 2:
         return _triton.fused(x, taps=None, mask=mask, fill=fill, noise_std=noise_std, value=value, generator=generator)
     if fill == "noise" and x.device.type == "cpu" and not torch.compiler.is_compiling():

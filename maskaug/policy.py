@@ -9,6 +9,7 @@ worker and on a whole batch on the GPU alike.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -18,7 +19,7 @@ from maskaug import _random, _triton
 from maskaug._checks import Range, check_floating, check_nonnegative, check_positive, check_probability, check_range
 from maskaug._layout import Layout
 from maskaug.highpass import _kernel_size, gaussian_kernel, highpass
-from maskaug.masks import Cell, apply_mask, sample_focal_mask, sample_grid_mask
+from maskaug.masks import Cell, _check_fill_value, apply_mask, sample_focal_mask, sample_grid_mask
 
 #: Defaults where the paper is silent (DESIGN: "choose, document, let the reproduction decide").
 #: A focal box covering 30-60% of each axis (9-36% of an image) masks about as much as the 15%
@@ -116,6 +117,8 @@ class MSCNMask(nn.Module):
         self.noise_std = check_nonnegative("noise_std", noise_std)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"value must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"value must be finite, got {value!r}")
         self.value = float(value)
         self.highpass_sigma = None if highpass_sigma is None else check_positive("highpass_sigma", highpass_sigma)
         if self.highpass_sigma is not None:
@@ -174,6 +177,8 @@ class MSCNMask(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         check_floating("x", x, "for MSCNMask")
         self.layout.check(x)
+        if self.fill == "constant":
+            _check_fill_value(self.value, x.dtype)
         mask = self.sample_mask(x.shape, device=x.device)
         last_two = self.highpass_dims == (x.ndim - 2, x.ndim - 1)
         if self.highpass_sigma is not None and last_two and _triton.usable(x):

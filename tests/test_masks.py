@@ -220,6 +220,11 @@ def test_apply_constant_on_integers():
         (lambda: apply_mask(torch.zeros(2, 8), torch.zeros(1, dtype=torch.bool), fill="zero"), ValueError, "fill"),
         (lambda: apply_mask(torch.zeros(2, 8), torch.zeros(1, dtype=torch.bool), noise_std=-1.0), ValueError, "noise_std"),
         (lambda: apply_mask(torch.zeros(2, dtype=torch.int32), torch.ones(1, dtype=torch.bool), fill="constant", value=0.5), ValueError, "value"),
+        (lambda: apply_mask(torch.zeros(2, dtype=torch.uint8), torch.ones(1, dtype=torch.bool), fill="constant", value=-1), ValueError, "outside the range"),
+        (lambda: apply_mask(torch.zeros(2, dtype=torch.uint8), torch.ones(1, dtype=torch.bool), fill="constant", value=300), ValueError, "outside the range"),
+        (lambda: apply_mask(torch.zeros(2, dtype=torch.bool), torch.ones(1, dtype=torch.bool), fill="constant", value=5), ValueError, "outside the range"),
+        (lambda: apply_mask(torch.zeros(2, dtype=torch.int64), torch.ones(1, dtype=torch.bool), fill="constant", value=float("nan")), ValueError, "value=nan"),
+        (lambda: apply_mask(torch.zeros(2, dtype=torch.float16), torch.ones(1, dtype=torch.bool), fill="constant", value=1e6), ValueError, "overflows"),
     ],
 )
 def test_bad_input_names_the_parameter(call, error, match):

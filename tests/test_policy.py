@@ -218,6 +218,7 @@ def test_masked_fraction_is_sane(seed, ratio, focal, indep):
         (dict(mask_axes="c"), ValueError, "mask_axes"),
         (dict(highpass_axes="q"), ValueError, "highpass_axes"),
         (dict(generator=0), TypeError, "generator"),
+        (dict(fill="constant", value=float("nan")), ValueError, "value must be finite"),
     ],
 )
 def test_bad_arguments_name_the_parameter(kwargs, error, match):
