@@ -34,7 +34,13 @@ MODALITIES = ROOT / "benchmarks" / "modalities" / "results"
 REPRO = ROOT / "benchmarks" / "repro" / "results"
 #: Where the plots go in the site, relative to the site root.
 PLOT_DIR = "assets/results"
+#: Section titles of the modalities, by the ``modality`` field of their results.
+MODALITY_NAMES = {"image": "Images", "rgbd": "RGB-D", "video": "Video", "spectrogram": "Spectrograms"}
 DPI = 90
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
 
 def _load(path: Path) -> dict:
@@ -128,7 +134,7 @@ def peers_block(page_depth: int = 0) -> str:
     out = []
     for path in files:
         result = _load(path)
-        out += [f"### {result['device']}", "", f"From `{path.relative_to(ROOT)}`.", "",
+        out += [f"### {result['device']}", "", f"From `{_rel(path)}`.", "",
                 _image(f"{path.stem}.png", f"Time per call on {result['device']}", page_depth), "",
                 peers_markdown(result)]
     return "\n".join(out)
@@ -141,8 +147,9 @@ def modalities_block(page_depth: int = 0) -> str:
     out = []
     for path in files:
         result = _load(path)
-        out += [f"### {result['modality'].capitalize()}, preset `{result['preset']}`", "",
-                f"From `{path.relative_to(ROOT)}`.", "",
+        name = MODALITY_NAMES.get(result["modality"], result["modality"])
+        out += [f"### {name}, preset `{result['preset']}`", "",
+                f"From `{_rel(path)}`.", "",
                 _image(f"{path.stem}.png", f"Top-1 of each method, {result['modality']} {result['preset']}", page_depth),
                 "", modality_markdown(result)]
     return "\n".join(out)
@@ -155,7 +162,7 @@ def repro_block(page_depth: int = 0) -> str:
     out = []
     for path in files:
         report = _load(path)
-        out += [f"### Grid `{report['meta']['grid']}`", "", f"From `{path.relative_to(ROOT)}`.", "",
+        out += [f"### Grid `{report['meta']['grid']}`", "", f"From `{_rel(path)}`.", "",
                 _image(f"repro-{report['meta']['grid']}.png", f"Top-1 of each experiment, grid {report['meta']['grid']}",
                        page_depth), "", repro_markdown(report)]
     return "\n".join(out)
@@ -195,7 +202,7 @@ def _barh(labels: list[str], series: dict[str, list[float]], xlabel: str, title:
         ax.set_xscale("log")
     ax.margins(x=0.15)
     if len(series) > 1:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=len(series), frameon=False)
     return fig
 
 
@@ -205,7 +212,7 @@ def peers_figure(result: dict) -> Figure:
     dtypes = list(dict.fromkeys(r["dtype"] for r in rows))
     times = {(f"{r['group']}: {r['name']}", r["dtype"]): r["median_ms"] for r in rows}
     series = {d: [times.get((label, d), float("nan")) for label in labels] for d in dtypes}
-    return _barh(labels, series, "median time per call (ms, log scale)", result["device"], log=True)
+    return _barh(labels, series, "median time per call (ms, log scale)", f"{result['device']}, {result['date']}", log=True)
 
 
 def modality_figure(result: dict) -> Figure:
