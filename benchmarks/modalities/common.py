@@ -8,6 +8,7 @@ import datetime
 import json
 import platform
 import shlex
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -123,6 +124,16 @@ def device_name() -> str:
     return f"CPU: {platform.processor() or platform.machine()}"
 
 
+def source_version() -> str | None:
+    """``git describe --always --dirty`` of the checkout, or ``None`` outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
 def record(*, modality: str, preset_name: str, preset: Any, seeds: Sequence[int], data: str, rows: list[dict]) -> dict:
     """The JSON record of a run: what ran, where, when, with which command, and the rows."""
     return {
@@ -134,6 +145,7 @@ def record(*, modality: str, preset_name: str, preset: Any, seeds: Sequence[int]
         "device": device_name(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "source": source_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python -m " + shlex.join([f"benchmarks.modalities.{modality}", *sys.argv[1:]]),
         "rows": rows,
@@ -168,7 +180,7 @@ def markdown(result: dict) -> str:
         f"Preset `{result['preset']}`: {settings['epochs']} epochs, batch {settings['batch_size']}, "
         f"seeds {', '.join(map(str, result['seeds']))}; {result['data']}. "
         f"Measured on **{result['device']}** ({result['threads']} threads, torch {result['torch']}) on "
-        f"{result['date']}."
+        f"{result['date']}" + (f", source `{result['source']}`." if result.get("source") else ".")
     )
     lines = [head, "", "```bash", result["command"], "```", ""]
     lines += ["| method | kNN top-1 | linear top-1 | views/s |", "|---|---:|---:|---:|"]
