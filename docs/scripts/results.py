@@ -129,8 +129,8 @@ def _image(name: str, alt: str, page_depth: int) -> str:
 def peers_block(page_depth: int = 0) -> str:
     files = peers_files()
     if not files:
-        return ("*Pending*: no committed result yet. Run `python -m benchmarks.masking.peers` on the machine to "
-                "measure and commit `benchmarks/masking/results/peers-<device>.json`.\n")
+        return ("*Pending*: no committed result yet. Run `python -m benchmarks.masking.peers` on the machine "
+                "to measure and commit `benchmarks/masking/results/peers-<device>.json`.\n")
     out = []
     for path in files:
         result = _load(path)
