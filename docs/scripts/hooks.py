@@ -29,15 +29,27 @@ MIRROR = ROOT / "build" / "api-src"
 
 
 def make_mirror(mirror: Path = MIRROR) -> Path:
-    """``mirror/maskaug``: links to every entry of ``maskaug/``, plus ``adapters`` -> ``adapters/``."""
+    """``mirror/maskaug``: links to every entry of ``maskaug/``, plus ``adapters`` -> ``adapters/``.
+
+    Updated in place (missing links made, stale ones removed), so that builds running side by side
+    never see it half made.
+    """
     package = mirror / "maskaug"
-    if mirror.exists():
-        shutil.rmtree(mirror)
-    package.mkdir(parents=True)
-    for entry in sorted((ROOT / "maskaug").iterdir()):
-        if entry.name != "__pycache__":
-            (package / entry.name).symlink_to(entry)
-    (package / "adapters").symlink_to(ROOT / "adapters", target_is_directory=True)
+    package.mkdir(parents=True, exist_ok=True)
+    wanted = {entry.name: entry for entry in (ROOT / "maskaug").iterdir() if entry.name != "__pycache__"}
+    wanted["adapters"] = ROOT / "adapters"
+    for link in package.iterdir():
+        if link.name not in wanted or not link.is_symlink() or link.resolve() != wanted[link.name].resolve():
+            if link.is_symlink() or link.is_file():
+                link.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(link)
+    for name, target in sorted(wanted.items()):
+        if not (package / name).is_symlink():
+            try:
+                (package / name).symlink_to(target, target_is_directory=target.is_dir())
+            except FileExistsError:  # made by a build running beside this one
+                pass
     return mirror
 
 

@@ -1,9 +1,8 @@
-"""The documentation site, built once per test session into ``build/site`` (git-ignored)."""
+"""The documentation site, built once per test session into a temporary folder."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,17 +10,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "build"
 
 
 @pytest.fixture(scope="session")
-def built_site() -> Path:
-    """``mkdocs build --strict`` into ``build/site``; fails with mkdocs' messages if it does not build."""
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``mkdocs build --strict`` into a temporary folder; fails with mkdocs' messages if it does not build."""
     for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
         pytest.importorskip(module, reason=f"{module} is needed to build the docs (pip install -r requirements-dev.txt)")
-    site = BUILD / "site"
-    if site.exists():
-        shutil.rmtree(site)
+    site = tmp_path_factory.mktemp("docs") / "site"
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml")]
     result = subprocess.run(
         [*command, "--site-dir", str(site)],
