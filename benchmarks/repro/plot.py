@@ -44,13 +44,14 @@ def figure(report: dict[str, Any]) -> Figure:
             color=[colours[r["group"]] for r in rows], alpha=0.8, capsize=3, label="linear probe")
     ax.errorbar([100 * r["knn_top1"] for r in rows], y, xerr=[spread(r, "knn_top1") for r in rows],
                 fmt="o", color="black", capsize=3, label="kNN")
-    ax.axvline(100 * report["chance"], color="grey", linestyle=":", label="chance")
     ax.set_yticks(y, [r["label"] for r in rows])
     ax.set_xlabel("test top-1 (%), mean over seeds ± std")
-    low = min(min(r["linear_top1"], r["knn_top1"]) for r in rows)
-    ax.set_xlim(max(0.0, 100 * low - 10), 100)
+    low = max(0.0, 100 * min(min(r["linear_top1"], r["knn_top1"]) for r in rows) - 10)
+    if 100 * report["chance"] >= low:
+        ax.axvline(100 * report["chance"], color="grey", linestyle=":", label="chance")
+    ax.set_xlim(low, 100)
     meta = report["meta"]
-    ax.set_title(f"Fashion-MNIST, grid '{meta['grid']}': {meta['train_size']} training images, "
+    ax.set_title(f"Fashion-MNIST, grid '{meta['grid']}' ({meta['device']})\n{meta['train_size']} training images, "
                  f"{meta['epochs']} epochs, width {meta['width']}, {len(meta['seeds'])} seeds", fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     return fig
