@@ -25,12 +25,13 @@ test: $(STAMP)
 
 # Every figure and table of the site comes from a script: the concept and recipe figures are
 # drawn from bundled data (scikit-image's photographs, Fashion-MNIST, spoken words), the recipe
-# pages' results blocks from the committed modality results, and the results page's tables and
-# plots from the committed JSON, at build time.
+# and reproduction pages' results blocks and figures from the committed results, and the results
+# page's tables and plots from the committed JSON, at build time.
 figures: $(STAMP)
 	$(PY) -m docs.scripts.make_figures
 	$(PY) -m benchmarks.modalities.figures
 	$(PY) -m benchmarks.modalities.report
+	$(PY) -m benchmarks.repro.plot --results $(wildcard benchmarks/repro/results/*/results.json)
 
 docs: figures
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir build/site
