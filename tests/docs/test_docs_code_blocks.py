@@ -1,7 +1,7 @@
 """Every code block of the documentation pages and the README runs, so the docs never drift.
 
 * A ```` ```python ```` block runs in a fresh namespace, in a temporary working folder.
-* A ```` ```bash ```` block runs under ``bash -euo pipefail`` in a temporary working folder, with the
+* A ```` ```bash ```` (or ``sh``, ``shell``) block runs under ``bash -euo pipefail`` in a temporary working folder, with the
   repository on ``PYTHONPATH``, this interpreter's folder first on ``PATH`` (``python`` is the one
   running the tests) and ``TMPDIR`` set to a fresh folder.
 * Other fences (``text``, ``console``, none) hold no code and are not run.
@@ -34,7 +34,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "docs").rglob("*.md")) + [p for p in [ROOT / "README.md"] if p.is_file()]
-RUN = ("python", "bash")
+RUN = ("python", "py", "bash", "sh", "shell")
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)\s*$")
 MARK = re.compile(r"^<!--\s*(?P<kind>not-run|requires):\s*(?P<value>.*?)\s*-->\s*$")
 BASH_TIMEOUT_S = 120
@@ -118,7 +118,7 @@ def test_code_block_runs(block: Block, tmp_path: Path, monkeypatch: pytest.Monke
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"needs the optional package {module!r}, not installed")
     monkeypatch.chdir(tmp_path)
-    if block.lang == "python":
+    if block.lang in ("python", "py"):
         exec(compile(block.code, block.name, "exec"), {"__name__": "__docs__"})
         return
     scratch = tmp_path / "tmp"
