@@ -45,7 +45,7 @@ def build_views(exp: Experiment) -> MultiView:
         cell=exp.cell,
         focal_prob=exp.focal_prob,
         fill=exp.fill,
-        highpass_sigma=SIGMA if exp.highpass else None,
+        highpass_sigma=exp.sigma if exp.highpass else None,
     )
 
 
@@ -58,7 +58,7 @@ def run_one(exp: Experiment, grid: Grid, data: tuple[Any, Any], *, seed: int, ru
     train, test = data
     torch.manual_seed(seed)
     backbone = ResNet18(width=grid.width)
-    eval_transform = HighPass(SIGMA) if exp.highpass else None
+    eval_transform = HighPass(exp.sigma) if exp.highpass else None
     if exp.pretrain:
         trained = _pretrain(exp, grid, backbone, train, seed=seed, runs_dir=runs_dir, eval_transform=eval_transform)
     else:
@@ -111,7 +111,7 @@ def summarize(grid: Grid, runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]
         if not done:
             continue
         row: dict[str, Any] = {"key": exp.key, "label": exp.label, "group": exp.group, "highpass": exp.highpass,
-                               "pretrain": exp.pretrain, "seeds": [r["seed"] for r in done]}
+                               "sigma": exp.sigma, "pretrain": exp.pretrain, "seeds": [r["seed"] for r in done]}
         for metric in ("knn_top1", "linear_top1"):
             values = [r[metric] for r in done]
             row[metric] = statistics.fmean(values)
@@ -148,6 +148,11 @@ def _pct(mean: float, std: float | None) -> str:
     return f"{100 * mean:.1f}" if std is None else f"{100 * mean:.1f} ± {100 * std:.1f}"
 
 
+def _input(row: dict[str, Any]) -> float | None:
+    """What the backbone sees: the high-pass sigma, or None for raw pixels."""
+    return row.get("sigma", SIGMA) if row.get("highpass") else None
+
+
 def markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]]) -> str:
     """The results as markdown: set-up, the table (mean ± std over seeds), the claims."""
     lines = [
@@ -170,9 +175,9 @@ def markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]], verdicts: Seq
         "|---|---|---:|---:|---:|---:|",
     ]
     # what pre-training added to the randomly initialised network on the same input
-    references = {r["highpass"]: r for r in rows if not r.get("pretrain", True)}
+    references = {_input(r): r for r in rows if not r.get("pretrain", True)}
     for r in rows:
-        reference = references.get(r.get("highpass"))
+        reference = references.get(_input(r))
         gain = "" if reference is None or reference is r else f"{100 * (r['linear_top1'] - reference['linear_top1']):+.1f}"
         lines.append(
             f"| {r['group']} | {r['label']} | {_pct(r['knn_top1'], r['knn_top1_std'])} | "

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from benchmarks.repro.grid import CLAIMS, GPU_VIEWS_PER_SECOND, GRIDS, MASKS_ONLY, MASKS_ONLY_HP, MSCN, SHARED, STANDARD
-from benchmarks.repro.run import build_views, judge, summarize
+from benchmarks.repro.run import build_views, judge, markdown, summarize
 
 
 def test_keys_are_unique_and_the_smoke_grid_runs_the_gpu_grid() -> None:
@@ -85,3 +85,15 @@ def test_claims_need_a_difference_beyond_the_seed_spread(better, worse, verdict)
     assert [v["claim"] for v in verdicts] == ["the high-pass lifts mask-only training"]
     assert verdicts[0]["verdict"] == verdict
     assert verdicts[0]["difference"] == pytest.approx(sum(better) / 2 - sum(worse) / 2)
+
+
+def test_gain_is_measured_against_random_weights_on_the_same_input() -> None:
+    runs = [run(key, seed, v, v) for seed in (0, 1) for key, v in
+            (("random-init", 0.7), ("random-init-hp", 0.5), ("mscn", 0.6), ("mscn-sigma-1.5", 0.65), ("standard", 0.75))]
+    meta = {"grid": "gpu", "device": "d", "torch": "t", "date": "d", "command": "c", "train_size": 1, "test_size": 1,
+            "note": "n", "width": 1, "epochs": 1, "batch_size": 1, "seeds": [0, 1], "knn_k": 1, "probe_epochs": 1}
+    lines = markdown(meta, summarize(GRIDS["gpu"], runs), []).splitlines()
+    row = {line.split(" | ")[1]: line for line in lines if line.startswith("| ") and " | " in line}
+    assert row["SimCLR, standard augmentations"].endswith("| +5.0 | 2 |")
+    assert row["SimCLR, standard augmentations + MSCN masks"].endswith("| +10.0 | 2 |")
+    assert row["MSCN, high-pass sigma 1.5 px"].endswith("|  | 2 |")  # no reference at that sigma

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.repro import main
+from benchmarks.repro import CLAIMS, GRIDS, main
 from benchmarks.repro.plot import main as plot_main
 
 
@@ -24,18 +24,21 @@ def test_smoke_grid_end_to_end_resume_and_plot(tmp_path: Path, fashion_path: Pat
     assert "| high-pass (masks only) | masks only, high-pass |" in text
     assert f"--out {out}" in text and "ResNet-18 with a small-image stem" in text
 
-    # a second command keeps the finished runs and adds the reference rows (no pre-training)
+    # a second command keeps the finished runs and runs the rest of the grid, references included
     capsys.readouterr()
-    main([*argv[:-3], "--only", "random-init", "random-init-hp", "masks-only"])
-    assert "4 runs to do (4 kept" in capsys.readouterr().out
+    main(argv[:-3])
+    assert "24 runs to do (4 kept" in capsys.readouterr().out
     saved = json.loads((out / "results.json").read_text())
-    assert [r["key"] for r in saved["rows"]] == ["random-init", "random-init-hp", "masks-only", "masks-only-hp"]
+    assert saved["meta"]["complete"] and len(saved["runs"]) == 28
+    assert [r["key"] for r in saved["rows"]] == [e.key for e in GRIDS["smoke"].experiments]
+    assert [c["better"] for c in saved["claims"]] == [c.better for c in CLAIMS]
     assert all(r["train_seconds"] == 0 for r in saved["runs"] if r["key"].startswith("random-init"))
+    assert all(r["train_seconds"] > 0 for r in saved["runs"] if not r["key"].startswith("random-init"))
     rows = {r["key"]: r for r in saved["rows"]}
     gain = 100 * (rows["masks-only-hp"]["linear_top1"] - rows["random-init-hp"]["linear_top1"])
     assert f"| masks only, high-pass | {pct(rows['masks-only-hp'])} | {gain:+.1f} | 2 |" in (out / "results.md").read_text()
     commands = saved["meta"]["commands"]
-    assert len(commands) == 2 and "masks-only-hp" in commands[0] and "random-init-hp" in commands[1]
+    assert len(commands) == 2 and "--only masks-only masks-only-hp" in commands[0] and "--only" not in commands[1]
 
     page = tmp_path / "page.md"
     page.write_text("intro\n<!-- repro:smoke:start -->\nold\n<!-- repro:smoke:end -->\nend\n")
