@@ -165,7 +165,7 @@ def highpass(
 
 
 class HighPass(nn.Module):
-    """Module form of :func:`highpass`, for transform pipelines.
+    """Module form of `highpass`, for transform pipelines.
 
     Args:
         sigma: Gaussian standard deviation in elements (paper: 5).

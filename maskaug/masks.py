@@ -1,7 +1,7 @@
 """Mask samplers and the mask applier.
 
 Samplers see shapes, never pixels: they return boolean masks (``True`` = masked) that broadcast to
-the tensor they describe. :func:`apply_mask` fills the masked elements. Every sampler is
+the tensor they describe. `apply_mask` fills the masked elements. Every sampler is
 vectorized over samples: one call draws the masks of a whole batch on the target device.
 
 Axes fall into three roles:

@@ -110,7 +110,7 @@ def mscn_views(
     generator: torch.Generator | None = None,
     **mask_options: Any,
 ) -> MultiView:
-    """MSCN's views: ``augment`` then an :class:`MSCNMask` per view, one ratio per view.
+    """MSCN's views: ``augment`` then an `MSCNMask` per view, one ratio per view.
 
     The default gives four views (two standard, two extra) at ratios 0.10, 0.20, 0.15 and 0.15,
     with the loss on every pair. Masks come after every other augmentation, as in the paper.
@@ -122,7 +122,7 @@ def mscn_views(
         share_augment: apply ``augment`` once and mask that one view K times (the ablation the
             paper shows to be much worse: 29.1% against 65.6%).
         generator: shared by every view's mask.
-        **mask_options: passed to every :class:`MSCNMask` (``layout``, ``cell``, ...).
+        **mask_options: passed to every `MSCNMask` (``layout``, ``cell``, ...).
 
     Example:
         ```python

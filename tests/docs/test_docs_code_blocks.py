@@ -40,7 +40,6 @@ MARK = re.compile(r"^<!--\s*(?P<kind>not-run|requires):\s*(?P<value>.*?)\s*-->\s
 BASH_TIMEOUT_S = 120
 #: Blocks marked here rather than on their page: (page, text in the block) -> reason.
 NOT_RUN = {
-    ("README.md", "make demo"): "`make demo` is the main job (minutes) and `make test` runs this suite",
     ("docs/recipes/video.md", "python -m benchmarks.modalities.video --preset"): "the experiment itself (minutes)",
     ("docs/recipes/spectrogram.md", "python -m benchmarks.modalities.spectrogram --preset"): "the experiment itself (minutes)",
     ("docs/recipes/rgbd.md", "python -m benchmarks.modalities.rgbd --preset"): "the experiment itself (minutes)",
