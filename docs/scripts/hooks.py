@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,7 @@ def make_mirror(mirror: Path = MIRROR) -> Path:
     return mirror
 
 
+@event_priority(100)  # before mkdocstrings reads its search paths, which must exist by then
 def on_config(config: Any, **kwargs: Any) -> Any:
     make_mirror()
     return config
