@@ -102,6 +102,7 @@ def tiny_config(out_dir: str | Path, **overrides) -> TrainConfig:
 def _setup(rank: int, world: int, out: str) -> None:
     # rendezvous through a file: no port to race for with other processes on the machine
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world))
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback: nothing to resolve, nothing to route
     store = Path(out) / "store"
     dist.init_process_group(
         "gloo", init_method=f"file://{store}", rank=rank, world_size=world, timeout=timedelta(seconds=60)

@@ -1,6 +1,7 @@
 """Two gloo processes against one process. The model has no BatchNorm: with BatchNorm, each rank
 normalises with its own statistics (SyncBatchNorm needs CUDA), so losses would differ by design."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,19 @@ from maskaug.siamese import load_checkpoint
 from . import _workers
 
 
-def spawn(fn, world: int, out: Path) -> None:
-    context = mp.start_processes(fn, args=(world, str(out)), nprocs=world, join=False, start_method="spawn")
-    for _ in range(120):
-        if context.join(timeout=1):
-            return
-    for p in context.processes:
-        p.kill()
-    pytest.fail("distributed workers did not finish within 120 s")
+def spawn(fn, world: int, out: Path, *, attempts: int = 2) -> None:
+    """Run ``fn`` on ``world`` gloo ranks; a rendezvous that hangs (seen rarely on a loaded machine,
+    inside gloo's connection set-up) is killed and started afresh, up to ``attempts`` times."""
+    for _ in range(attempts):
+        shutil.rmtree(out, ignore_errors=True)  # every attempt starts from nothing
+        out.mkdir(parents=True)
+        context = mp.start_processes(fn, args=(world, str(out)), nprocs=world, join=False, start_method="spawn")
+        for _ in range(120):
+            if context.join(timeout=1):
+                return
+        for p in context.processes:
+            p.kill()
+    pytest.fail(f"distributed workers did not finish within 120 s, {attempts} times")
 
 
 def test_two_ranks_match_one_process(tmp_path: Path) -> None:
