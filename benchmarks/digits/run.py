@@ -98,7 +98,8 @@ def run_row(name: str, preset: Preset, *, masked: bool, out: Path, seed: int) ->
     train_f = extract_features(net, train, device=device, transform=eval_transform)
     test_f = extract_features(net, test, device=device, transform=eval_transform)
     knn = knn_accuracy(*train_f, *test_f, k=preset.knn_k)
-    probe = linear_probe(*train_f, *test_f, epochs=preset.probe_epochs, batch_size=256, lr=0.1, seed=seed)
+    probe = linear_probe(*train_f, *test_f, epochs=preset.probe_epochs, batch_size=256, lr=0.1, seed=seed,
+                         device=device)
     return {
         "method": name,
         "knn_top1": knn,

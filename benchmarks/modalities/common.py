@@ -91,7 +91,8 @@ def run_arm(
     train_f = extract_features(net, train, device=device, transform=arm.eval_transform)
     test_f = extract_features(net, test, device=device, transform=arm.eval_transform)
     knn = knn_accuracy(*train_f, *test_f, k=budget.knn_k)
-    probe = linear_probe(*train_f, *test_f, epochs=budget.probe_epochs, batch_size=256, lr=0.1, seed=seed)
+    probe = linear_probe(*train_f, *test_f, epochs=budget.probe_epochs, batch_size=256, lr=0.1, seed=seed,
+                         device=device)
     row = {
         "method": arm.name,
         "seed": seed,

@@ -68,7 +68,8 @@ def run_one(exp: Experiment, grid: Grid, data: tuple[Any, Any], *, seed: int, ru
     train_f = extract_features(backbone, train, device=device, transform=eval_transform)
     test_f = extract_features(backbone, test, device=device, transform=eval_transform)
     knn = knn_accuracy(*train_f, *test_f, k=grid.knn_k)
-    probe = linear_probe(*train_f, *test_f, epochs=grid.probe_epochs, batch_size=256, lr=0.1, seed=seed)
+    probe = linear_probe(*train_f, *test_f, epochs=grid.probe_epochs, batch_size=256, lr=0.1, seed=seed,
+                         device=device)
     return {
         "key": exp.key,
         "seed": seed,

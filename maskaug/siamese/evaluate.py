@@ -132,6 +132,7 @@ def linear_probe(
     momentum: float = 0.9,
     weight_decay: float = 1e-6,
     seed: int = 0,
+    device: str | torch.device | None = None,
 ) -> ProbeResult:
     """Train a linear classifier on frozen features with SGD + momentum and a cosine LR.
 
@@ -149,6 +150,9 @@ def linear_probe(
         momentum: SGD momentum.
         weight_decay: SGD weight decay (MSCN: 1e-6).
         seed: Seeds the initialisation and the shuffling.
+        device: Where the probe trains (a GPU makes the 100 epochs quick); default the features'
+            device. The initialisation and the shuffling are drawn on the CPU, so the result does
+            not depend on it beyond floating-point rounding.
 
     Returns:
         The final train and test top-1 accuracies.
@@ -156,6 +160,9 @@ def linear_probe(
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs!r} and {batch_size!r}")
     generator = torch.Generator().manual_seed(seed)
+    device = train_features.device if device is None else torch.device(device)
+    train_features, test_features = train_features.to(device), test_features.to(device)
+    train_labels, test_labels = train_labels.to(device), test_labels.to(device)
     mean = train_features.mean(dim=0)
     std = train_features.std(dim=0).clamp_min(1e-6)
     x_train = (train_features.float() - mean) / std
@@ -166,11 +173,12 @@ def linear_probe(
     with torch.no_grad():
         head.weight.uniform_(-bound, bound, generator=generator)
         head.bias.zero_()
+    head.to(device)
     optimizer = torch.optim.SGD(head.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(x_train.shape[0] / batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
     for _ in range(epochs):
-        order = torch.randperm(x_train.shape[0], generator=generator)
+        order = torch.randperm(x_train.shape[0], generator=generator).to(device)
         for start in range(0, x_train.shape[0], batch_size):
             batch = order[start : start + batch_size]
             loss = F.cross_entropy(head(x_train[batch]), train_labels[batch])
