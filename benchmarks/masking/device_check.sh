@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The masking speed check for a lent GPU, as one prepared run of a few minutes:
+#   1. the fused Triton kernels on the device against the float64 reference and the torch path
+#      (tests/triton_cases.py);
+#   2. the speed table against the peers (benchmarks/masking/peers.py), with the targets checked.
+# kornia is not on the GPU machines' image: carry its wheel (and kornia_rs) or its row says it is
+# missing. Run from the repository root; results go to $OUT (default benchmarks/masking/results):
+#   OUT=/tmp/out bash benchmarks/masking/device_check.sh
+# DEVICE=cpu TRITON_INTERPRET=1 runs the same steps on a CPU (slowly), to check the script itself.
+set -uo pipefail
+out=${OUT:-benchmarks/masking/results}
+device=${DEVICE:-cuda}
+mkdir -p "$out"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+python=${PYTHON:-python3}
+status=0
+"$python" -m pytest -q -p no:cacheprovider tests/triton_cases.py --device "$device" 2>&1 | tee "$out/triton-$device.log" || status=1
+"$python" -m benchmarks.masking.peers --device "$device" ${PEERS_ARGS:-} --out "$out/peers-$device-check.json" 2>&1 \
+    | tee "$out/peers-$device-check.log" || status=1
+exit $status
