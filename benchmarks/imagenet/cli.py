@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from maskaug.adapters.image import ImageDataError
+from maskaug.siamese import shutdown
 
 from . import classify, export, pretrain
 from .presets import PRESETS
@@ -63,3 +64,4 @@ def main(argv: Sequence[str] | None = None) -> None:
             classify.run(args, preset)
     except (ImageDataError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
+    shutdown()

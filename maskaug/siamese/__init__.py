@@ -13,7 +13,7 @@ result = pretrain(cfg, backbone, dataset, batch_views=views)
 from .checkpoint import CheckpointError, find_generators, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import ConfigMismatchError, TrainConfig, check_resumable
 from .data import ResumableSampler, epoch_loader
-from .distributed import DistEnv, gather_with_grad, init_distributed
+from .distributed import DistEnv, gather_with_grad, init_distributed, shutdown
 from .ema import ema_momentum, ema_update
 from .evaluate import ProbeResult, extract_features, knn_accuracy, knn_predict, linear_probe
 from .heads import SiameseNetwork, TargetNetwork, byol_predictor, byol_projector, mlp, simclr_projector
@@ -62,6 +62,7 @@ __all__ = [
     "rng_state",
     "save_checkpoint",
     "set_rng_state",
+    "shutdown",
     "simclr_projector",
     "summary",
 ]

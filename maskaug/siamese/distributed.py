@@ -107,3 +107,14 @@ def barrier() -> None:
     """Wait for every rank (no-op without a process group)."""
     if rank_and_world()[1] > 1:
         dist.barrier()
+
+
+def shutdown() -> None:
+    """Wait for every rank, then tear the process group down (no-op without one).
+
+    Call it once at the end of a ``torchrun`` program: a gloo process group still alive when the
+    interpreter exits can abort the process ("terminate called without an active exception").
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

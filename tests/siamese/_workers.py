@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
-from maskaug.siamese import NonFiniteLossError, TrainConfig, nt_xent_loss, pretrain
+from maskaug.siamese import NonFiniteLossError, TrainConfig, nt_xent_loss, pretrain, shutdown
 
 
 class Points(Dataset):
@@ -156,6 +156,7 @@ def main() -> None:
     cfg = tiny_config(args.out_dir)
     dataset = Points(kill_at_fetch=args.kill_at_fetch, kill_rank=args.kill_rank)
     pretrain(cfg, tiny_backbone(), dataset, batch_views=NoisyViews(), device="cpu")
+    shutdown()
 
 
 if __name__ == "__main__":
