@@ -24,7 +24,8 @@ class GrayAugment(nn.Module):
         flip: Probability of a horizontal flip.
         jitter: Maximum brightness shift (in units of the data's std) and relative contrast change.
         jitter_prob: Probability that a sample is jittered at all.
-        generator: Source of randomness (a CPU generator; draws are moved to the batch's device).
+        generator: Source of randomness; draws are made on its device (the default generator's
+            on the CPU when ``None``) and moved to the batch's device.
 
     Shape:
         ``(N, C, H, W) -> (N, C, H, W)``, same dtype and device.
@@ -67,7 +68,8 @@ class GrayAugment(nn.Module):
         self.generator = generator
 
     def _uniform(self, n: int, low: float, high: float, device: torch.device) -> Tensor:
-        return (torch.rand(n, generator=self.generator) * (high - low) + low).to(device)
+        where = "cpu" if self.generator is None else self.generator.device
+        return (torch.rand(n, generator=self.generator, device=where) * (high - low) + low).to(device)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4:

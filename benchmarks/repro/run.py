@@ -7,6 +7,7 @@ import dataclasses
 import datetime
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -28,19 +29,27 @@ from .model import ResNet18
 CHANCE = 1 / CLASSES
 
 
-def build_views(exp: Experiment) -> MultiView:
-    """The two views of ``exp``, made on the device from a batch: augmentation, high-pass, masks."""
+def training_device() -> torch.device:
+    """Where `maskaug.siamese.pretrain` trains in a single process: the GPU when there is one."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_views(exp: Experiment, device: torch.device | str = "cpu") -> MultiView:
+    """The two views of ``exp``, made on the device from a batch: augmentation, high-pass, masks.
+
+    The views' generators live on ``device`` (the batches'), so no random draw crosses to the host.
+    """
     if exp.augment == "standard":
-        augment = GrayAugment(generator=torch.Generator())
+        augment = GrayAugment(generator=torch.Generator(device))
     else:  # the paper's mask-only setting: a random resized crop and nothing else
-        augment = GrayAugment(flip=0.0, jitter=0.0, generator=torch.Generator())
+        augment = GrayAugment(flip=0.0, jitter=0.0, generator=torch.Generator(device))
     if not exp.masks:
         return MultiView([augment, augment])
     return mscn_views(
         augment,
         ratios=(exp.ratio, exp.ratio),
         share_augment=exp.share_view,
-        generator=torch.Generator(),
+        generator=torch.Generator(device),
         layout="b c h w",
         cell=exp.cell,
         focal_prob=exp.focal_prob,
@@ -67,7 +76,7 @@ def run_one(exp: Experiment, grid: Grid, data: tuple[Any, Any], *, seed: int, ru
     eval_start = time.perf_counter()
     train_f = extract_features(backbone, train, device=device, transform=eval_transform)
     test_f = extract_features(backbone, test, device=device, transform=eval_transform)
-    knn = knn_accuracy(*train_f, *test_f, k=grid.knn_k)
+    knn = knn_accuracy(*(t.to(device) for t in (*train_f, *test_f)), k=grid.knn_k)
     probe = linear_probe(*train_f, *test_f, epochs=grid.probe_epochs, batch_size=256, lr=0.1, seed=seed,
                          device=device)
     return {
@@ -100,7 +109,8 @@ def _pretrain(
         knn_every_epochs=0,
         log_every_steps=20,
     )
-    result = pretrain(config, backbone, train, batch_views=build_views(exp), eval_transform=eval_transform)
+    views = build_views(exp, training_device())
+    result = pretrain(config, backbone, train, batch_views=views, eval_transform=eval_transform)
     return {"final_loss": result.final_loss, "views_per_s": result.views_per_second, "train_seconds": result.seconds}
 
 
@@ -233,6 +243,8 @@ def run_grid(
     command: str,
     only: Sequence[str] | None = None,
     fresh: bool = False,
+    shard: tuple[int, int] = (0, 1),
+    time_budget: float | None = None,
 ) -> dict[str, Any]:
     """Every experiment of ``grid`` (or those named in ``only``) for every seed of the grid.
 
@@ -240,6 +252,11 @@ def run_grid(
     keeps its finished runs; unless ``fresh``, runs already in ``out/results.json`` (same grid,
     same sizes) are kept and not run again, so a grid resumes, and rows or seeds run later join
     the table.
+
+    Runs go in the grid's order, every seed of an experiment before the next experiment, so a
+    budget that runs out drops the last rows (the grid lists them by importance). ``shard=(i, n)``
+    takes every n-th run from the i-th, so n processes with their own ``out`` share a grid (see
+    `merge`); ``time_budget`` (seconds) starts no run that would end past it at the mean pace so far.
     """
     data = fashion_mnist(data_path, train_limit=grid.train_limit, test_limit=grid.test_limit)
     out.mkdir(parents=True, exist_ok=True)
@@ -256,7 +273,8 @@ def run_grid(
     meta["commands"] = [*commands, command]
     done = {(r["key"], r["seed"]) for r in runs}
     chosen = [e for e in grid.experiments if only is None or e.key in only]
-    plan = [(seed, exp) for seed in grid.seeds for exp in chosen if (exp.key, seed) not in done]
+    plan = [(seed, exp) for exp in chosen for seed in grid.seeds if (exp.key, seed) not in done]
+    plan = plan[shard[0] :: shard[1]]
     views = sum(grid.views_per_run(len(data[0])) for _, exp in plan if exp.pretrain)
     print(f"grid {grid.name}: {len(plan)} runs to do ({len(runs)} kept from {out / 'results.json'}), "
           f"{views / 1e6:.2f}M training views (~{views / GPU_VIEWS_PER_SECOND / 60:.1f} min of training at "
@@ -264,6 +282,11 @@ def run_grid(
     start = time.perf_counter()
     report: dict[str, Any] = {}
     for i, (seed, exp) in enumerate(plan, 1):
+        elapsed = time.perf_counter() - start
+        if time_budget is not None and i > 1 and elapsed * i / (i - 1) > time_budget:
+            print(f"time budget of {time_budget:.0f} s reached after {i - 1} runs: the other "
+                  f"{len(plan) - i + 1} runs are left for a later call", flush=True)
+            break
         print(f"[{i}/{len(plan)}] {exp.key} seed {seed}: {exp.label}", flush=True)
         run = run_one(exp, grid, data, seed=seed, runs_dir=runs_dir)
         runs.append(run)
@@ -283,9 +306,55 @@ def _write(out: Path, grid: Grid, meta: dict[str, Any], runs: list[dict[str, Any
     complete = all((e.key, seed) in done for e in grid.experiments for seed in grid.seeds)
     meta = {**meta, "seeds": sorted({r["seed"] for r in runs}), "complete": complete}
     report = {"meta": meta, "runs": runs, "rows": rows, "claims": verdicts, "chance": CHANCE}
-    (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(report["meta"], rows, verdicts))
+    _replace(out / "results.json", json.dumps(report, indent=2) + "\n")
+    _replace(out / "results.md", markdown(report["meta"], rows, verdicts))
     return report
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a killed run leaves the previous file)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def merge(grid: Grid, sources: Sequence[Path], out: Path) -> dict[str, Any]:
+    """One report in ``out`` from the ``results.json`` of several shards of ``grid`` (same sizes).
+
+    Raises:
+        ValueError: A source is of another grid or other sizes, or two sources hold the same run.
+    """
+    reports = [json.loads((Path(source) / "results.json").read_text()) for source in sources]
+    if not reports:
+        raise ValueError("merge needs at least one source folder")
+    meta = reports[0]["meta"]
+    runs: dict[tuple[str, int], dict[str, Any]] = {}
+    commands: list[str] = []
+    for source, report in zip(sources, reports, strict=True):
+        differing = [k for k in SAME_RUN if report["meta"].get(k) != meta.get(k)]
+        if report["meta"]["grid"] != grid.name or differing:
+            raise ValueError(f"{source}/results.json is of grid {report['meta']['grid']!r} or other sizes "
+                             f"({', '.join(differing) or 'grid'} differ from {sources[0]})")
+        for run in report["runs"]:
+            if (run["key"], run["seed"]) in runs:
+                raise ValueError(f"{source}/results.json repeats run {run['key']} seed {run['seed']}")
+            runs[run["key"], run["seed"]] = run
+        commands += [c for c in report["meta"].get("commands", [report["meta"]["command"]]) if c not in commands]
+    order = {(exp.key, seed): i for i, (exp, seed) in enumerate((e, s) for e in grid.experiments for s in grid.seeds)}
+    ordered = sorted(runs.values(), key=lambda r: order.get((r["key"], r["seed"]), len(order)))
+    out.mkdir(parents=True, exist_ok=True)
+    return _write(out, grid, {**meta, "commands": commands}, ordered)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` as ``(I, N)`` with ``0 <= I < N``."""
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N such as 0/4, got {text!r}") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"expected 0 <= I < N, got {text!r}")
+    return i, n
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -299,6 +368,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="override the grid's seeds")
     parser.add_argument("--only", nargs="+", default=None, metavar="KEY", help="run only these experiments")
     parser.add_argument("--fresh", action="store_true", help="ignore the runs already in OUT/results.json")
+    parser.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                        help="run every N-th run of the grid from the I-th (0-based), for N processes sharing a GPU")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                        help="start no run that would end past this many seconds at the pace so far")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="DIR",
+                        help="run nothing: merge the results.json of these shard folders into OUT")
     args = parser.parse_args(argv)
     grid = GRIDS[args.grid]
     if args.seeds is not None:
@@ -310,9 +385,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             parser.error(f"--only: unknown experiments {unknown}; grid {grid.name} has {sorted(known)}")
     out = args.out or Path("runs/repro") / grid.name
     argv_text = " ".join(sys.argv[1:] if argv is None else argv)
+    if args.merge is not None:
+        try:
+            report = merge(grid, args.merge, out)
+        except (OSError, ValueError, KeyError) as e:
+            raise SystemExit(f"error: --merge: {e}") from e
+        print((out / "results.md").read_text())
+        return report
     try:
         report = run_grid(grid, data_path=args.data or default_path(), out=out, runs_dir=args.runs or out / "runs",
-                          command=f"python -m benchmarks.repro {argv_text}", only=args.only, fresh=args.fresh)
+                          command=f"python -m benchmarks.repro {argv_text}", only=args.only, fresh=args.fresh,
+                          shard=args.shard, time_budget=args.time_budget)
     except FashionMNISTError as e:
         raise SystemExit(f"error: {e}") from e
     print()

@@ -76,3 +76,38 @@ def test_plot_needs_the_page_markers(tmp_path: Path) -> None:
     page.write_text("no markers\n")
     with pytest.raises(ValueError, match="repro:cpu:start"):
         plot_main(["--results", str(results), "--assets", str(tmp_path), "--page", str(page)])
+
+
+def test_shards_merge_into_the_same_runs_as_one_process(tmp_path: Path, fashion_path: Path, capsys) -> None:
+    only = ["--only", "masks-only", "masks-only-hp"]
+    common = ["--grid", "smoke", "--data", str(fashion_path), *only]
+    whole = main([*common, "--out", str(tmp_path / "whole")])
+    for i in range(2):
+        main([*common, "--shard", f"{i}/2", "--out", str(tmp_path / f"shard{i}")])
+    shards = [json.loads((tmp_path / f"shard{i}" / "results.json").read_text()) for i in range(2)]
+    assert [[(r["key"], r["seed"]) for r in s["runs"]] for s in shards] == [
+        [("masks-only", 0), ("masks-only-hp", 0)], [("masks-only", 1), ("masks-only-hp", 1)]]
+
+    merged = main(["--grid", "smoke", "--out", str(tmp_path / "merged"), "--merge",
+                   str(tmp_path / "shard1"), str(tmp_path / "shard0")])
+    assert [(r["key"], r["seed"]) for r in merged["runs"]] == [(r["key"], r["seed"]) for r in whole["runs"]]
+    metrics = ("knn_top1", "linear_top1", "final_loss")
+    assert [[r[m] for m in metrics] for r in merged["runs"]] == [[r[m] for m in metrics] for r in whole["runs"]]
+    assert merged["rows"] == whole["rows"] and len(merged["meta"]["commands"]) == 2
+    assert json.loads((tmp_path / "merged" / "results.json").read_text()) == json.loads(json.dumps(merged))
+
+    with pytest.raises(SystemExit, match="repeats run masks-only seed 0"):
+        main(["--grid", "smoke", "--out", str(tmp_path / "twice"), "--merge",
+              str(tmp_path / "shard0"), str(tmp_path / "whole")])
+    with pytest.raises(SystemExit, match="grid"):
+        main(["--grid", "cpu", "--out", str(tmp_path / "other"), "--merge", str(tmp_path / "shard0")])
+    with pytest.raises(SystemExit):
+        main([*common, "--shard", "2/2", "--out", str(tmp_path / "bad")])
+
+
+def test_time_budget_starts_no_run_past_it(tmp_path: Path, fashion_path: Path, capsys) -> None:
+    report = main(["--grid", "smoke", "--data", str(fashion_path), "--out", str(tmp_path), "--only", "masks-only",
+                   "--time-budget", "0"])
+    assert [(r["key"], r["seed"]) for r in report["runs"]] == [("masks-only", 0)]
+    assert "time budget of 0 s reached after 1 runs: the other 1 runs" in capsys.readouterr().out
+    assert not report["meta"]["complete"]

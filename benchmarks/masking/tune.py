@@ -1,0 +1,99 @@
+"""Block sizes of the fused Triton kernels, timed against the memory floor on one device.
+
+For each dtype and each ``(BLOCK_ROWS, BLOCK_COLS)`` tile, the median time of the fused high-pass
+with a noise fill (``maskaug._triton.fused``) on the image batch, next to ``x.clone()``. Each tile's
+output is checked against the default tile's first: a tile that changes the result is reported,
+not timed. Prints a table; writes JSON.
+
+    python -m benchmarks.masking.tune --out benchmarks/masking/results/tune-cuda.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from maskaug import _triton
+from maskaug.highpass import gaussian_kernel
+
+from .peers import device_name, time_ms
+
+TILES = ((8, 128), (4, 256), (16, 128), (8, 256), (16, 64), (32, 64), (4, 512), (2, 512))
+
+
+def fused_call(x: torch.Tensor, mask: torch.Tensor, seed: int):
+    """The fused high-pass and noise fill of ``x`` under ``mask``, with a fixed noise seed."""
+    taps = gaussian_kernel(5.0)
+
+    def call() -> torch.Tensor:
+        return _triton.fused(x, taps=taps, mask=mask, generator=torch.Generator(x.device).manual_seed(seed))
+
+    return call
+
+
+def run(args: argparse.Namespace) -> dict:
+    device = torch.device(args.device)
+    if not _triton.usable(torch.empty(1, device=device)):
+        raise SystemExit(f"the fused kernels do not run on {device} (a CPU needs TRITON_INTERPRET=1)")
+    generator = torch.Generator(device).manual_seed(0)
+    default = (_triton.BLOCK_ROWS, _triton.BLOCK_COLS)
+    rows = []
+    try:
+        for dtype_name in args.dtypes:
+            x = torch.randn(args.batch, 3, args.size, args.size, generator=generator, device=device)
+            x = x.to(getattr(torch, dtype_name))
+            mask = torch.rand(x.shape, generator=generator, device=device) < 0.15
+            floor = time_ms(x.clone, device=device, repeats=args.repeats, warmup=args.warmup)
+            rows.append({"dtype": dtype_name, "tile": "clone", "median_ms": floor, "x_floor": 1.0})
+            print(f"{dtype_name:<9} {'clone':<10} {floor:8.3f} ms", flush=True)
+            reference = None
+            for tile in (default, *(t for t in TILES if t != default)):
+                _triton.BLOCK_ROWS, _triton.BLOCK_COLS = tile
+                call = fused_call(x, mask, seed=1)
+                out = call()
+                row = {"dtype": dtype_name, "tile": f"{tile[0]}x{tile[1]}"}
+                if reference is None:
+                    reference = out
+                if not torch.equal(out, reference):
+                    row["skipped"] = "differs from the default tile's output"
+                else:
+                    row["median_ms"] = time_ms(call, device=device, repeats=args.repeats, warmup=args.warmup)
+                    row["x_floor"] = row["median_ms"] / floor
+                rows.append(row)
+                shown = row.get("skipped") or f"{row['median_ms']:8.3f} ms {row['x_floor']:6.2f}x floor"
+                print(f"{dtype_name:<9} {row['tile']:<10} {shown}", flush=True)
+    finally:
+        _triton.BLOCK_ROWS, _triton.BLOCK_COLS = default
+    return {
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "shape": [args.batch, 3, args.size, args.size],
+        "default_tile": f"{default[0]}x{default[1]}",
+        "repeats": args.repeats,
+        "rows": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--out", type=Path, required=True, help="JSON path")
+    args = parser.parse_args(argv)
+    result = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The reproduction grid on one GPU, as SHARDS processes sharing it (one process training a
+# ResNet-18 on 32x32 images leaves the GPU idle between steps), each starting no run that would
+# end past BUDGET seconds (and each stopped at HARD seconds at the latest). The shards' results
+# are merged into OUT (results.json, results.md).
+# Run from the repository root:
+#   DATA=/path/to/fashion-mnist bash benchmarks/repro/gpu_grid.sh
+# An interrupted grid resumes: each shard keeps its finished runs in WORK and skips them next time.
+set -uo pipefail
+grid=${GRID:-gpu}
+data=${DATA:?set DATA to the Fashion-MNIST folder}
+out=${OUT:-benchmarks/repro/results/$grid}
+work=${WORK:-runs/repro/$grid-shards}
+shards=${SHARDS:-4}
+budget=${BUDGET:-540}
+hard=${HARD:-$((budget * 5 / 4 + 60))}
+python=${PYTHON:-python3}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} PYTHONUNBUFFERED=1
+mkdir -p "$work" "$out"
+pids=()
+for ((i = 0; i < shards; i++)); do
+    # the budget only stops new runs; the timeout ends a run that overshoots it by far
+    timeout --signal=INT "$hard" "$python" -m benchmarks.repro --grid "$grid" --data "$data" \
+        --out "$work/shard$i" --shard "$i/$shards" --time-budget "$budget" >"$work/shard$i.log" 2>&1 &
+    pids+=($!)
+done
+status=0
+for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { echo "shard $i failed or was stopped: see $work/shard$i.log"; status=1; }
+done
+sources=()
+for ((i = 0; i < shards; i++)); do
+    [[ -f $work/shard$i/results.json ]] && sources+=("$work/shard$i")
+done
+if ((${#sources[@]} == 0)); then
+    echo "no shard finished a run: see $work/shard*.log"
+    exit 1
+fi
+"$python" -m benchmarks.repro --grid "$grid" --out "$out" --merge "${sources[@]}" || status=1
+exit $status
