@@ -147,14 +147,14 @@ _MAIN = (RANDOM_INIT, RANDOM_INIT_HP, STANDARD, MSCN, MASKS_ONLY, MASKS_ONLY_HP,
 _FULL = _MAIN + (ratio_row(0.3), ratio_row(0.5), cell_row(2), cell_row(8), sigma_row(1.5)) + BYOL_ROWS
 
 GRIDS = {
-    # Everything at once on a GPU: 12 pre-trained experiments x 2 seeds x 5 epochs of 60k images x
-    # 2 views is 14.4M views, about 5 minutes at 50k views/s; each of the 28 runs (the reference
+    # Everything at once on a GPU: 12 pre-trained experiments x 2 seeds x 4 epochs of 60k images x
+    # 2 views is 11.5M views, about 4 minutes at 50k views/s; each of the 28 runs (the reference
     # rows only evaluate) adds about 10 s of start-up and evaluation (features, kNN over 60k and a
-    # 30-epoch linear probe, all on the GPU): 9 to 10 minutes in one process. benchmarks/repro/
+    # 30-epoch linear probe, all on the GPU): 8 to 9 minutes in one process. benchmarks/repro/
     # gpu_grid.sh runs it as 4 processes sharing the GPU, which overlap one's evaluation and
-    # host-side work with the others' training.
+    # host-side work with the others' training: about 5 minutes.
     "gpu": Grid(
-        "gpu", _FULL, epochs=5, batch_size=512, width=64, train_limit=None, test_limit=None,
+        "gpu", _FULL, epochs=4, batch_size=512, width=64, train_limit=None, test_limit=None,
         proj_hidden_dim=2048, proj_out_dim=256, knn_k=200, probe_epochs=30,
         note="full Fashion-MNIST; BYOL's EMA starts at 0.99 (the paper's 0.996 is for long runs)",
     ),

@@ -66,13 +66,13 @@ def run_one(exp: Experiment, grid: Grid, data: tuple[Any, Any], *, seed: int, ru
     """
     train, test = data
     torch.manual_seed(seed)
-    backbone = ResNet18(width=grid.width)
+    device = training_device()
+    backbone = ResNet18(width=grid.width).to(device)
     eval_transform = HighPass(exp.sigma) if exp.highpass else None
     if exp.pretrain:
         trained = _pretrain(exp, grid, backbone, train, seed=seed, runs_dir=runs_dir, eval_transform=eval_transform)
     else:
         trained = {"final_loss": None, "views_per_s": None, "train_seconds": 0.0}
-    device = next(backbone.parameters()).device
     eval_start = time.perf_counter()
     train_f = extract_features(backbone, train, device=device, transform=eval_transform)
     test_f = extract_features(backbone, test, device=device, transform=eval_transform)
