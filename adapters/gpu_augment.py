@@ -680,7 +680,9 @@ class SimCLRBatchAugment(nn.Module):
         gray = _rand((k * n,), g, device) < 0.2
         blurred = _rand((k * n,), g, device) < self.blur_prob
         sigma = torch.where(blurred, _uniform((0.1, 2.0), (k * n,), g, device), 0.0)
-        mean, std = (t.to(device=device, dtype=self.dtype) for t in (self.mean, self.std))  # no-ops once moved
+        if self.mean.device != device:  # moved once (a copy from the host would synchronize every call)
+            self.mean, self.std = self.mean.to(device), self.std.to(device)
+        mean, std = self.mean.to(self.dtype), self.std.to(self.dtype)
         out = self._pixels(x, flip, factors, order, gray, sigma, self.blur_kernel, mean, std)
         return out.view(k, n, 3, self.size, self.size)
 

@@ -349,5 +349,5 @@ def apply_mask(
     if fill == "noise":
         filler = _random.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * noise_std
     else:
-        filler = torch.tensor(value, dtype=x.dtype, device=x.device)
+        filler = torch.full((), value, dtype=x.dtype, device=x.device)
     return torch.where(mask.to(x.device), filler, x)
