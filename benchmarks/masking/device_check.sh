@@ -2,7 +2,8 @@
 # The masking speed check for a lent GPU, as one prepared run of a few minutes:
 #   1. the fused Triton kernels on the device against the float64 reference and the torch path
 #      (tests/triton_cases.py);
-#   2. the speed table against the peers (benchmarks/masking/peers.py), with the targets checked.
+#   2. the speed table against the peers (benchmarks/masking/peers.py), with the targets checked;
+#   3. the kernels' tile shapes against the memory floor (benchmarks/masking/tune.py).
 # kornia is not on the GPU machines' image: carry its wheel (and kornia_rs) or its row says it is
 # missing. Run from the repository root; results go to $OUT (default benchmarks/masking/results):
 #   OUT=/tmp/out bash benchmarks/masking/device_check.sh
@@ -17,4 +18,8 @@ status=0
 "$python" -m pytest -q -p no:cacheprovider tests/triton_cases.py --device "$device" 2>&1 | tee "$out/triton-$device.log" || status=1
 "$python" -m benchmarks.masking.peers --device "$device" ${PEERS_ARGS:-} --out "$out/peers-$device-check.json" 2>&1 \
     | tee "$out/peers-$device-check.log" || status=1
+if [[ $device == cuda* ]]; then
+    "$python" -m benchmarks.masking.tune --device "$device" --out "$out/tune-$device-check.json" 2>&1 \
+        | tee "$out/tune-$device-check.log" || status=1
+fi
 exit $status
