@@ -18,7 +18,7 @@ from maskaug.highpass import gaussian_kernel
 
 @pytest.fixture(params=["matmul", "conv"])
 def blur_path(request, monkeypatch):
-    """Run a test on the CPU's banded-matrix path and on the convolution path."""
+    """Run a test on the CPU's block-banded path and on the convolution path."""
     if request.param == "conv":
         monkeypatch.setattr(highpass_module, "MATMUL_MAX_LENGTH", 0)
     return request.param
@@ -83,6 +83,26 @@ def test_image_batch_paper_setting_matches_reference(blur_path):
     x = torch.randn(2, 3, 40, 36, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     expected = reference_highpass(x.numpy(), 5.0, (2, 3), None)
     np.testing.assert_allclose(highpass(x, 5.0).numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("length", "kernel_size"),
+    [
+        (16, 5),  # one block
+        (17, 5),  # two blocks of 9, one output dropped
+        (47, 31),  # three blocks of 16, the longer padding still shorter than the axis
+        (17, 33),  # two blocks would need a padding as long as the axis: one block
+        (64, 7),  # four blocks of 16
+    ],
+)
+def test_block_edges_match_reference(blur_path, length, kernel_size):
+    x = torch.randn(3, length, length + 3, generator=torch.Generator().manual_seed(length), dtype=torch.float64)
+    for axes in ((1,), (2,), (1, 2), (0, 2)):
+        if min(x.shape[a] for a in axes) <= kernel_size // 2:
+            continue
+        expected = reference_highpass(x.numpy(), 4.0, axes, kernel_size)
+        got = highpass(x, 4.0, dims=axes, kernel_size=kernel_size)
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
