@@ -133,6 +133,18 @@ def test_batched_equals_unbatched():
         torch.testing.assert_close(batched[i], highpass(x[i], 3.0))
 
 
+@pytest.mark.parametrize("dims", [(-2, -1), (0, 2), (3,)])
+def test_chunked_batch_equals_whole(monkeypatch, dims):
+    x = torch.randn(5, 3, 20, 22, dtype=torch.float64, requires_grad=True)
+    whole = highpass(x, 1.0, dims=dims)
+    monkeypatch.setattr(highpass_module, "CHUNK", 2 * 3 * 20 * 22)  # chunks of 2, 2 and 1 samples
+    chunked = highpass(x, 1.0, dims=dims)
+    assert chunked.is_contiguous()
+    torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+    (grad,) = torch.autograd.grad(chunked.sum(), x)
+    assert torch.isfinite(grad).all()
+
+
 def test_empty_batch():
     assert highpass(torch.randn(0, 3, 32, 32), 5.0).shape == (0, 3, 32, 32)
 
