@@ -252,8 +252,11 @@ def _draw_grid(
     """
     grid = tuple(math.ceil(size / c) for size, c in zip(geo.masked_sizes, cells))
     n_cells = math.prod(grid)
-    ratios = _random.uniform_in(ratio, (*geo.sample_sizes, 1, 1), generator=generator, device=device)
-    counts = torch.round(ratios * n_cells)
+    if ratio[0] == ratio[1]:  # a fixed ratio draws nothing (see _random.uniform_in); both rounds go half to even
+        counts = round(ratio[0] * n_cells)
+    else:
+        ratios = _random.uniform_in(ratio, (*geo.sample_sizes, 1, 1), generator=generator, device=device)
+        counts = torch.round(ratios * n_cells)
     scores = _random.rand((*geo.sample_sizes, geo.channels, n_cells), generator=generator, device=device)
     ranks = scores.argsort(dim=-1).argsort(dim=-1)
     return (ranks < counts).reshape(*geo.sample_sizes, geo.channels, *grid)
@@ -279,8 +282,8 @@ def _draw_focal(
     sizes = torch.tensor(geo.masked_sizes, dtype=torch.float64, device=device)
     scales = _random.uniform_in(scale, (*geo.sample_sizes, 1), generator=generator, device=device)
     where = _random.rand((*geo.sample_sizes, geo.channels, len(lengths)), generator=generator, device=device)
-    extent = torch.round(scales[..., None] * sizes).clamp(min=1)
-    start = torch.floor(where.double() * (sizes - extent + 1).clamp(min=1))
+    extent = torch.round(scales[..., None] * sizes).clamp_(min=1)
+    start = torch.floor_(where.double() * (sizes + 1 - extent).clamp_(min=1))
     index = torch.arange(max(lengths, default=0), device=device, dtype=torch.float64)
     inside = (index >= start[..., None]) & (index < (start + extent)[..., None])
     return [inside[..., axis, :length] for axis, length in enumerate(lengths)]
@@ -357,9 +360,10 @@ def _render(
     split = list(zip(counts, cells))
     full = [n * c for n, c in split]
     host = grid.device.type == "cpu" and not torch.compiler.is_compiling()
-    if sides is None or (host and not bool(focal.any())):
+    boxes = int(torch.count_nonzero(focal)) if host and sides is not None else None
+    if sides is None or boxes == 0:
         mask = _expand_cells(grid, cells)
-    elif host and bool(focal.all()):
+    elif boxes == focal.numel():
         mask = _box(sides, split, invert).view(torch.bool)
     else:
         box = _box(sides, split, invert, only=focal).reshape(*lead, *full)
