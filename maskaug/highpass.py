@@ -86,12 +86,14 @@ def _blocks(length: int, radius: int) -> tuple[int, int]:
 def _band(block: int, sigma: float, size: int, dtype: torch.dtype) -> torch.Tensor:
     """The ``(block, block + size - 1)`` matrix whose row ``j`` holds the taps at columns ``j .. j + size - 1``.
 
-    Cached, and shared between calls: never modify it.
+    Cached, and shared between calls: never modify it. Built outside inference mode, so that a
+    first call under `torch.inference_mode` does not cache a tensor autograd later refuses.
     """
-    taps = gaussian_kernel(sigma, size, dtype=dtype)
-    shift = torch.arange(block + size - 1) - torch.arange(block)[:, None]
-    inside = (shift >= 0) & (shift < size)
-    return torch.where(inside, taps[shift.clamp(0, size - 1)], 0.0)
+    with torch.inference_mode(False):
+        taps = gaussian_kernel(sigma, size, dtype=dtype)
+        shift = torch.arange(block + size - 1) - torch.arange(block)[:, None]
+        inside = (shift >= 0) & (shift < size)
+        return torch.where(inside, taps[shift.clamp(0, size - 1)], 0.0)
 
 
 def _blur_last_to_front(y: torch.Tensor, sigma: float, size: int) -> torch.Tensor:
@@ -229,13 +231,12 @@ def highpass(
             )
     if x.numel() == 0:
         return x.clone()
-    signal = x.to(work)
     if x.device.type == "cpu" and all(x.shape[axis] <= MATMUL_MAX_LENGTH for axis in axes):
-        return _highpass_cpu(signal, axes, sigma, size).to(x.dtype)
+        return _highpass_cpu(x.to(work), axes, sigma, size).to(x.dtype)
     taps = gaussian_kernel(sigma, size, dtype=work, device=x.device)
     if _triton.usable(x) and axes == (x.ndim - 2, x.ndim - 1):
         return _triton.fused(x, taps=taps, mask=None)
-    signal = signal.contiguous()
+    signal = x.to(work).contiguous()
     blurred = signal
     for axis in axes:
         blurred = _conv_axis(blurred, axis, taps)

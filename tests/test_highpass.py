@@ -126,6 +126,17 @@ def test_differentiable(blur_path):
     assert torch.autograd.gradcheck(lambda t: highpass(t, 1.5), (x,))
 
 
+def test_differentiable_after_a_first_call_in_inference_mode():
+    x = torch.randn(1, 1, 23, 29, dtype=torch.float64)
+    with torch.inference_mode():
+        expected = highpass(x, 1.25)
+    leaf = x.clone().requires_grad_()
+    y = highpass(leaf, 1.25)
+    (grad,) = torch.autograd.grad(y.sum(), leaf)
+    torch.testing.assert_close(y.detach(), expected)
+    assert torch.isfinite(grad).all()
+
+
 def test_batched_equals_unbatched():
     x = torch.randn(4, 3, 32, 32)
     batched = highpass(x, 3.0)
