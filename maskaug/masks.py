@@ -175,22 +175,9 @@ def sample_grid_mask(
     geo = _Geometry.of(shape, dims, channel_dim, channel_independent)
     ratio_range = check_range("ratio", ratio, low=0.0, high=1.0)
     device = _resolve_device(device)
-    sizes = geo.masked_sizes
-    cells = _per_axis_cells(cell, sizes)
-    grid = tuple(math.ceil(size / c) for size, c in zip(sizes, cells))
-    n_cells = math.prod(grid)
-
-    ratios = _random.uniform_in(ratio_range, (*geo.sample_sizes, 1, 1), generator=generator, device=device)
-    counts = torch.round(ratios * n_cells)
-    scores = _random.rand((*geo.sample_sizes, geo.channels, n_cells), generator=generator, device=device)
-    ranks = scores.argsort(dim=-1).argsort(dim=-1)
-    canonical = (ranks < counts).reshape(*geo.sample_sizes, geo.channels, *grid)
-
-    first = len(geo.sample) + 1
-    for offset, (size, c) in enumerate(zip(sizes, cells)):
-        owner = torch.arange(size, device=device) // c
-        canonical = canonical.index_select(first + offset, owner)
-    return geo.to_layout(canonical)
+    cells = _per_axis_cells(cell, geo.masked_sizes)
+    grid = _draw_grid(geo, cells, ratio_range, generator=generator, device=device)
+    return _render(geo, cells, grid)
 
 
 def sample_focal_mask(
@@ -246,22 +233,157 @@ def sample_focal_mask(
         raise TypeError(f"invert must be a bool, got {invert!r}")
     device = _resolve_device(device)
     sizes = geo.masked_sizes
-    n_masked = len(sizes)
+    sides = _draw_focal(geo, scale_range, sizes, generator=generator, device=device)
+    return geo.to_layout(_box(sides, [(size,) for size in sizes], invert).view(torch.bool))
 
-    scales = _random.uniform_in(scale_range, (*geo.sample_sizes, 1), generator=generator, device=device)
-    where = _random.rand((*geo.sample_sizes, geo.channels, n_masked), generator=generator, device=device)
-    box = torch.ones((*geo.sample_sizes, geo.channels, *(1,) * n_masked), dtype=torch.bool, device=device)
-    for axis, size in enumerate(sizes):
-        extent = torch.round(scales * size).clamp(min=1)
-        start = torch.floor(where[..., axis].double() * (size - extent + 1).clamp(min=1))
-        index = torch.arange(size, device=device, dtype=torch.float64)
-        inside = (index >= start[..., None]) & (index < (start + extent)[..., None])
-        view = [1] * n_masked
-        view[axis] = size
-        box = box & inside.reshape(*inside.shape[:-1], *view)
+
+def _draw_grid(
+    geo: _Geometry,
+    cells: tuple[int, ...],
+    ratio: tuple[float, float],
+    *,
+    generator: torch.Generator | None,
+    device: torch.device,
+) -> torch.Tensor:
+    """Draw which cells of a grid are masked: exactly ``round(ratio * n_cells)`` per sample and channel.
+
+    Shape:
+        - output: bool ``(*S, C, *G)``, ``G`` the number of cells along each masked axis.
+    """
+    grid = tuple(math.ceil(size / c) for size, c in zip(geo.masked_sizes, cells))
+    n_cells = math.prod(grid)
+    if ratio[0] == ratio[1]:  # a fixed ratio draws nothing (see _random.uniform_in); both rounds go half to even
+        counts = round(ratio[0] * n_cells)
+    else:
+        ratios = _random.uniform_in(ratio, (*geo.sample_sizes, 1, 1), generator=generator, device=device)
+        counts = torch.round(ratios * n_cells)
+    scores = _random.rand((*geo.sample_sizes, geo.channels, n_cells), generator=generator, device=device)
+    ranks = scores.argsort(dim=-1).argsort(dim=-1)
+    return (ranks < counts).reshape(*geo.sample_sizes, geo.channels, *grid)
+
+
+def _draw_focal(
+    geo: _Geometry,
+    scale: tuple[float, float],
+    lengths: Sequence[int],
+    *,
+    generator: torch.Generator | None,
+    device: torch.device,
+) -> list[torch.Tensor]:
+    """Draw one box per sample (per channel when independent) as its extent along each masked axis.
+
+    Args:
+        lengths: positions to cover along each masked axis, at least its size; the box never
+            reaches past the size.
+
+    Shape:
+        - output: one bool ``(*S, C, length)`` per masked axis, True inside the box.
+    """
+    sizes = torch.tensor(geo.masked_sizes, dtype=torch.float64, device=device)
+    scales = _random.uniform_in(scale, (*geo.sample_sizes, 1), generator=generator, device=device)
+    where = _random.rand((*geo.sample_sizes, geo.channels, len(lengths)), generator=generator, device=device)
+    extent = torch.round(scales[..., None] * sizes).clamp_(min=1)
+    start = torch.floor_(where.double() * (sizes + 1 - extent).clamp_(min=1))
+    index = torch.arange(max(lengths, default=0), device=device, dtype=torch.float64)
+    inside = (index >= start[..., None]) & (index < (start + extent)[..., None])
+    return [inside[..., axis, :length] for axis, length in enumerate(lengths)]
+
+
+def _box(
+    sides: Sequence[torch.Tensor],
+    split: Sequence[Sequence[int]],
+    invert: bool,
+    only: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The box whose extents along the masked axes are ``sides``, or its complement, as 0/1 bytes.
+
+    Bytes, not bools: products of bytes are vectorized on the CPU, logical operations on bools
+    are several times slower.
+
+    Args:
+        sides: along each masked axis, True inside the box, from `_draw_focal`.
+        split: the sizes each masked axis is laid out as: ``(size,)``, or ``(n_cells, cell)``.
+        invert: return the complement.
+        only: per sample, whether it gets a box; the others get zeros.
+
+    Shape:
+        - sides: bool ``(*S, C, prod(split[a]))`` each.
+        - only: bool ``(*S,)``.
+        - output: uint8 ``(*S, C, *split[0], *split[1], ...)``.
+    """
+    rank = sum(len(part) for part in split)
+    box = None
+    start = 0
+    for side, part in zip(sides, split):
+        shape = [1] * rank
+        shape[start : start + len(part)] = part
+        start += len(part)
+        side = side.reshape(*side.shape[:-1], *shape).view(torch.uint8)
+        box = side if box is None else box * side
     if invert:
-        box = ~box
-    return geo.to_layout(box)
+        box = 1 - box
+    if only is not None:
+        box = box * only.reshape(*only.shape, *(1,) * (rank + 1)).view(torch.uint8)
+    return box
+
+
+def _render(
+    geo: _Geometry,
+    cells: tuple[int, ...],
+    grid: torch.Tensor,
+    sides: Sequence[torch.Tensor] | None = None,
+    focal: torch.Tensor | None = None,
+    *,
+    invert: bool = False,
+) -> torch.Tensor:
+    """The element mask: the box of ``sides`` where ``focal`` is True, the masked cells of ``grid`` elsewhere.
+
+    The box is laid out with each masked axis split into ``(cell, position in the cell)``, so that
+    merging the axes back is a reshape and cutting partial cells at the far borders a view. On the
+    CPU, a box or a grid that no sample uses is not written at all.
+
+    Args:
+        grid: the masked cells, from `_draw_grid`.
+        sides: the box's extents along ``n_cells * cell`` positions, from `_draw_focal`; ``None``
+            for grids only.
+        focal: per sample, whether it gets the box.
+        invert: mask everything outside the box instead.
+
+    Shape:
+        - grid: bool ``(*S, C, *G)``.
+        - sides: bool ``(*S, C, G[a] * cells[a])`` each.
+        - focal: bool ``(*S,)``.
+        - output: bool, ``geo.shape``'s sizes on sample and masked axes, ``C`` on the channel axis.
+    """
+    lead = grid.shape[: grid.ndim - len(cells)]
+    counts = grid.shape[len(lead) :]
+    split = list(zip(counts, cells))
+    full = [n * c for n, c in split]
+    host = grid.device.type == "cpu" and not torch.compiler.is_compiling()
+    boxes = int(torch.count_nonzero(focal)) if host and sides is not None else None
+    if sides is None or boxes == 0:
+        mask = _expand_cells(grid, cells)
+    elif boxes == focal.numel():
+        mask = _box(sides, split, invert).view(torch.bool)
+    else:
+        box = _box(sides, split, invert, only=focal).reshape(*lead, *full)
+        rest = grid & ~focal.reshape(*focal.shape, *(1,) * (len(cells) + 1))
+        mask = (box + _expand_cells(rest, cells).view(torch.uint8)).view(torch.bool)
+    mask = mask.reshape(*lead, *full)
+    return geo.to_layout(mask[(..., *(slice(0, size) for size in geo.masked_sizes))])
+
+
+def _expand_cells(grid: torch.Tensor, cells: Sequence[int]) -> torch.Tensor:
+    """Repeat each cell's entry over the elements of the cell.
+
+    Shape:
+        - grid: ``(*lead, *G)``.
+        - output: ``(*lead, *(G[a] * cells[a]))``.
+    """
+    first = grid.ndim - len(cells)
+    for axis in reversed(range(len(cells))):
+        grid = grid.repeat_interleave(cells[axis], dim=first + axis)
+    return grid
 
 
 def _check_fill_value(value: float, dtype: torch.dtype) -> None:
@@ -339,13 +461,34 @@ def apply_mask(
         noise_std = check_nonnegative("noise_std", noise_std)
     else:
         _check_fill_value(value, x.dtype)
+    return _fill(x, mask, fill=fill, noise_std=noise_std, value=value, generator=generator, overwrite=False)
+
+
+def _fill(
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    fill: str,
+    noise_std: float,
+    value: float,
+    generator: torch.Generator | None,
+    overwrite: bool,
+) -> torch.Tensor:
+    """`apply_mask` on checked arguments; ``overwrite=True`` lets it fill ``x`` itself, a temporary of the caller's.
+
+    Shape:
+        - x: any shape.
+        - mask: broadcastable to ``x.shape``.
+        - output: ``x.shape``.
+    """
     if _triton.usable(x) and x.ndim >= 2:
         return _triton.fused(x, taps=None, mask=mask, fill=fill, noise_std=noise_std, value=value, generator=generator)
     if fill == "noise" and x.device.type == "cpu" and not torch.compiler.is_compiling():
         # On the CPU a data-dependent size costs no synchronization: draw noise only where needed.
-        where = mask.expand(x.shape)
-        noise = _random.randn((int(where.sum()),), generator=generator, device=x.device, dtype=x.dtype)
-        return x.clone().masked_scatter_(where, noise * noise_std)
+        # Every element of the mask stands for x.numel() / mask.numel() elements of x.
+        count = int(torch.count_nonzero(mask)) * (x.numel() // mask.numel()) if x.numel() else 0
+        noise = _random.randn((count,), generator=generator, device=x.device, dtype=x.dtype).mul_(noise_std)
+        return (x if overwrite else x.clone()).masked_scatter_(mask, noise)
     if fill == "noise":
         filler = _random.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * noise_std
     else:

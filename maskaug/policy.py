@@ -19,7 +19,16 @@ from maskaug import _random, _triton
 from maskaug._checks import Range, check_floating, check_nonnegative, check_positive, check_probability, check_range
 from maskaug._layout import Layout
 from maskaug.highpass import _kernel_size, gaussian_kernel, highpass
-from maskaug.masks import Cell, _check_fill_value, apply_mask, sample_focal_mask, sample_grid_mask
+from maskaug.masks import (
+    Cell,
+    _check_fill_value,
+    _draw_focal,
+    _draw_grid,
+    _fill,
+    _Geometry,
+    _per_axis_cells,
+    _render,
+)
 
 #: Defaults where the paper is silent (DESIGN: "choose, document, let the reproduction decide").
 #: A focal box covering 30-60% of each axis (9-36% of an image) masks about as much as the 15%
@@ -147,32 +156,38 @@ class MSCNMask(nn.Module):
         if len(shape) != len(self.layout.names):
             raise ValueError(f"layout '{self.layout}' expects a {len(self.layout.names)}-d shape, got {tuple(shape)}")
         device = torch.device("cpu") if device is None else torch.device(device)
-        common = dict(
-            dims=self.mask_dims,
-            channel_dim=self.layout.channel,
-            channel_independent=self._independent,
-            generator=self.generator,
-            device=device,
-        )
-        mask = sample_grid_mask(shape, cell=self.cell, ratio=self.ratio, **common)
+        geo = _Geometry.of(shape, self.mask_dims, self.layout.channel, self._independent)
+        cells = _per_axis_cells(self.cell, geo.masked_sizes)
+        grid = _draw_grid(geo, cells, self.ratio, generator=self.generator, device=device)
+        sides = focal = None
         if self.focal_prob > 0:
-            focal = sample_focal_mask(shape, scale=self.focal_scale, invert=self.focal_invert, **common)
-            mask = torch.where(self._per_sample(self.focal_prob, shape, device), focal, mask)
+            lengths = [math.ceil(size / c) * c for size, c in zip(geo.masked_sizes, cells)]
+            sides = _draw_focal(geo, self.focal_scale, lengths, generator=self.generator, device=device)
+            focal = self._per_sample(self.focal_prob, geo, device)
+        # channel sharing and p act on the drawn cells and box extents, before any element is written
+        channel = len(geo.sample)
         if self._independent and self.channel_independent_prob < 1:
-            shared = mask.narrow(self.layout.channel, 0, 1)
-            mask = torch.where(self._per_sample(self.channel_independent_prob, shape, device), mask, shared)
+            independent = self._per_sample(self.channel_independent_prob, geo, device)[..., None]
+            per_cell = independent.reshape(*independent.shape, *(1,) * len(cells))
+            grid = torch.where(per_cell, grid, grid.narrow(channel, 0, 1))
+            if sides is not None:
+                sides = [torch.where(independent[..., None], side, side.narrow(channel, 0, 1)) for side in sides]
         if self.p < 1:
-            mask = mask & self._per_sample(self.p, shape, device)
-        return mask
+            keep = self._per_sample(self.p, geo, device)
+            grid = grid & keep.reshape(*keep.shape, *(1,) * (len(cells) + 1))
+            if focal is not None:
+                focal = focal & keep
+        return _render(geo, cells, grid, sides, focal, invert=self.focal_invert)
 
-    def _per_sample(self, prob: float, shape: Sequence[int], device: torch.device) -> torch.Tensor:
-        """A Bernoulli(prob) draw per sample, shaped to broadcast against the mask."""
-        per_sample = [
-            1 if (axis in self.mask_dims or axis == self.layout.channel) else size for axis, size in enumerate(shape)
-        ]
+    def _per_sample(self, prob: float, geo: _Geometry, device: torch.device) -> torch.Tensor:
+        """A Bernoulli(prob) draw per sample (per index of the sample axes).
+
+        Shape:
+            - output: bool ``(*S,)``.
+        """
         if prob >= 1:
-            return torch.ones(per_sample, dtype=torch.bool, device=device)
-        return _random.rand(per_sample, generator=self.generator, device=device) < prob
+            return torch.ones(geo.sample_sizes, dtype=torch.bool, device=device)
+        return _random.rand(geo.sample_sizes, generator=self.generator, device=device) < prob
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         check_floating("x", x, "for MSCNMask")
@@ -186,10 +201,12 @@ class MSCNMask(nn.Module):
             out = _triton.fused(x, taps=taps, mask=mask, fill=self.fill, noise_std=self.noise_std, value=self.value,
                                 generator=self.generator)
         else:
-            if self.highpass_sigma is not None:
+            filtered = self.highpass_sigma is not None
+            if filtered:
                 x = highpass(x, self.highpass_sigma, dims=self.highpass_dims, kernel_size=self.highpass_kernel_size)
-            out = apply_mask(x, mask, fill=self.fill, noise_std=self.noise_std, value=self.value,
-                             generator=self.generator)
+            # the high-passed tensor is ours to overwrite; the caller's input is not
+            out = _fill(x, mask, fill=self.fill, noise_std=self.noise_std, value=self.value, generator=self.generator,
+                        overwrite=filtered)
         return (out, mask) if self.return_mask else out
 
     def extra_repr(self) -> str:

@@ -18,7 +18,7 @@ from maskaug.highpass import gaussian_kernel
 
 @pytest.fixture(params=["matmul", "conv"])
 def blur_path(request, monkeypatch):
-    """Run a test on the CPU's banded-matrix path and on the convolution path."""
+    """Run a test on the CPU's block-banded path and on the convolution path."""
     if request.param == "conv":
         monkeypatch.setattr(highpass_module, "MATMUL_MAX_LENGTH", 0)
     return request.param
@@ -85,6 +85,26 @@ def test_image_batch_paper_setting_matches_reference(blur_path):
     np.testing.assert_allclose(highpass(x, 5.0).numpy(), expected, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize(
+    ("length", "kernel_size"),
+    [
+        (16, 5),  # one block
+        (17, 5),  # two blocks of 9, one output dropped
+        (47, 31),  # three blocks of 16, the longer padding still shorter than the axis
+        (17, 33),  # two blocks would need a padding as long as the axis: one block
+        (64, 7),  # four blocks of 16
+    ],
+)
+def test_block_edges_match_reference(blur_path, length, kernel_size):
+    x = torch.randn(3, length, length + 3, generator=torch.Generator().manual_seed(length), dtype=torch.float64)
+    for axes in ((1,), (2,), (1, 2), (0, 2)):
+        if min(x.shape[a] for a in axes) <= kernel_size // 2:
+            continue
+        expected = reference_highpass(x.numpy(), 4.0, axes, kernel_size)
+        got = highpass(x, 4.0, dims=axes, kernel_size=kernel_size)
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
 def test_preserves_dtype_shape_and_input(blur_path, dtype):
     x = torch.randn(2, 3, 24, 24).to(dtype)
@@ -106,11 +126,34 @@ def test_differentiable(blur_path):
     assert torch.autograd.gradcheck(lambda t: highpass(t, 1.5), (x,))
 
 
+def test_differentiable_after_a_first_call_in_inference_mode():
+    x = torch.randn(1, 1, 23, 29, dtype=torch.float64)
+    with torch.inference_mode():
+        expected = highpass(x, 1.25)
+    leaf = x.clone().requires_grad_()
+    y = highpass(leaf, 1.25)
+    (grad,) = torch.autograd.grad(y.sum(), leaf)
+    torch.testing.assert_close(y.detach(), expected)
+    assert torch.isfinite(grad).all()
+
+
 def test_batched_equals_unbatched():
     x = torch.randn(4, 3, 32, 32)
     batched = highpass(x, 3.0)
     for i in range(4):
         torch.testing.assert_close(batched[i], highpass(x[i], 3.0))
+
+
+@pytest.mark.parametrize("dims", [(-2, -1), (0, 2), (3,)])
+def test_chunked_batch_equals_whole(monkeypatch, dims):
+    x = torch.randn(5, 3, 20, 22, dtype=torch.float64, requires_grad=True)
+    whole = highpass(x, 1.0, dims=dims)
+    monkeypatch.setattr(highpass_module, "CHUNK", 2 * 3 * 20 * 22)  # chunks of 2, 2 and 1 samples
+    chunked = highpass(x, 1.0, dims=dims)
+    assert chunked.is_contiguous()
+    torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+    (grad,) = torch.autograd.grad(chunked.sum(), x)
+    assert torch.isfinite(grad).all()
 
 
 def test_empty_batch():
