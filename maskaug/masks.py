@@ -279,7 +279,10 @@ def _draw_focal(
     Shape:
         - output: one bool ``(*S, C, length)`` per masked axis, True inside the box.
     """
-    sizes = torch.tensor(geo.masked_sizes, dtype=torch.float64, device=device)
+    # filled on the device: a tensor built from a list would be a synchronizing copy from the host
+    sizes = torch.empty(len(geo.masked_sizes), dtype=torch.float64, device=device)
+    for axis, size in enumerate(geo.masked_sizes):
+        sizes[axis] = size
     scales = _random.uniform_in(scale, (*geo.sample_sizes, 1), generator=generator, device=device)
     where = _random.rand((*geo.sample_sizes, geo.channels, len(lengths)), generator=generator, device=device)
     extent = torch.round(scales[..., None] * sizes).clamp_(min=1)
