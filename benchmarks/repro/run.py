@@ -107,6 +107,7 @@ def _pretrain(
         out_dir=str(runs_dir / exp.key / f"seed{seed}"),
         resume=False,
         knn_every_epochs=0,
+        checkpoint_every_epochs=grid.epochs,  # one checkpoint, at the end: the runs are minutes long
         log_every_steps=20,
     )
     views = build_views(exp, training_device())

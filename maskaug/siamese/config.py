@@ -24,7 +24,7 @@ def _runtime(default: Any) -> Any:
 class TrainConfig:
     """Everything that defines a siamese pre-training run.
 
-    The runtime fields (``out_dir``, ``resume``, ``checkpoint_every_steps``, ``log_every_steps``,
+    The runtime fields (``out_dir``, ``resume``, ``checkpoint_every_*``, ``log_every_steps``,
     ``num_workers``, ``compile``, ``channels_last``, ``progress`` and the ``knn_*`` monitor
     settings) may differ when a run resumes; every other field must equal the one stored in the
     checkpoint, or the resume is refused naming the field (see `ConfigMismatchError`).
@@ -54,6 +54,8 @@ class TrainConfig:
             (with a gradient scaler) or ``"fp32"``.
         out_dir: Where the checkpoint, ``metrics.jsonl`` and TensorBoard logs go.
         resume: Resume from ``out_dir/checkpoint.pt`` if it exists; ``False`` starts afresh.
+        checkpoint_every_epochs: Checkpoint at the end of every this many epochs (>= 1); the last
+            epoch always ends with one. Short runs of many models save time and disk with more.
         checkpoint_every_steps: Also checkpoint every this many steps (0: only at epoch ends).
         log_every_steps: Append a step record to ``metrics.jsonl`` every this many steps.
         num_workers: DataLoader worker processes per rank.
@@ -91,6 +93,7 @@ class TrainConfig:
     precision: Precision = "auto"
     out_dir: str = _runtime("runs/siamese")
     resume: bool = _runtime(True)
+    checkpoint_every_epochs: int = _runtime(1)
     checkpoint_every_steps: int = _runtime(0)
     log_every_steps: int = _runtime(50)
     num_workers: int = _runtime(0)
@@ -132,6 +135,8 @@ class TrainConfig:
         for name, value in non_negative.items():
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
+        if self.checkpoint_every_epochs < 1:
+            raise ValueError(f"checkpoint_every_epochs must be >= 1, got {self.checkpoint_every_epochs!r}")
         if self.log_every_steps < 1:
             raise ValueError(f"log_every_steps must be >= 1, got {self.log_every_steps!r}")
         if not 0.0 <= self.ema_base <= 1.0:

@@ -365,7 +365,8 @@ class _Run:
                         log.write(record, step=self.step)
                     if self.batch_in_epoch == self.steps_per_epoch:
                         self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                        self._save()
+                        if self.epoch % cfg.checkpoint_every_epochs == 0 or self.epoch == cfg.epochs:
+                            self._save()
                     elif cfg.checkpoint_every_steps and self.step % cfg.checkpoint_every_steps == 0:
                         self._save()
                 record = {"epoch": self.epoch, "event": "epoch_end"}

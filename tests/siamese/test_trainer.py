@@ -116,3 +116,22 @@ def test_views_made_by_the_dataset(tmp_path: Path) -> None:
 def test_global_batch_must_divide_and_fit(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="smaller than global_batch_size=64"):
         pretrain(tiny_config(tmp_path, global_batch_size=64), tiny_backbone(), Points(), batch_views=NoisyViews())
+
+
+def test_checkpoints_every_few_epochs_and_always_at_the_end(tmp_path: Path, monkeypatch) -> None:
+    import maskaug.siamese.trainer as trainer_module
+
+    saved_at = []
+    save = trainer_module.save_checkpoint
+
+    def recording_save(path, state):
+        saved_at.append((state["epoch"], state["step"]))
+        save(path, state)
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", recording_save)
+    config = tiny_config(tmp_path, epochs=5, checkpoint_every_epochs=2, checkpoint_every_steps=0)
+    result = pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), device="cpu")
+    assert [epoch for epoch, _ in saved_at] == [2, 4, 5]
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == result.steps == saved_at[-1][1]
+    with pytest.raises(ValueError, match="checkpoint_every_epochs must be >= 1, got 0"):
+        tiny_config(tmp_path, checkpoint_every_epochs=0)
