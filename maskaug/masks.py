@@ -279,10 +279,11 @@ def _draw_focal(
     Shape:
         - output: one bool ``(*S, C, length)`` per masked axis, True inside the box.
     """
-    # filled on the device: a tensor built from a list would be a synchronizing copy from the host
+    # filled on the device: a tensor built from a list, or an indexed assignment, would be a
+    # synchronizing copy from the host
     sizes = torch.empty(len(geo.masked_sizes), dtype=torch.float64, device=device)
     for axis, size in enumerate(geo.masked_sizes):
-        sizes[axis] = size
+        sizes.narrow(0, axis, 1).fill_(size)
     scales = _random.uniform_in(scale, (*geo.sample_sizes, 1), generator=generator, device=device)
     where = _random.rand((*geo.sample_sizes, geo.channels, len(lengths)), generator=generator, device=device)
     extent = torch.round(scales[..., None] * sizes).clamp_(min=1)

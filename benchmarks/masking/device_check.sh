@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The masking speed check for a lent GPU, as one prepared run of a few minutes:
 #   1. the fused Triton kernels on the device against the float64 reference and the torch path
-#      (tests/triton_cases.py);
+#      (tests/triton_cases.py), and masks made without a host synchronization (tests/test_cuda_sync.py);
 #   2. the speed table against the peers (benchmarks/masking/peers.py), with the targets checked;
 #   3. the kernels' tile shapes against the memory floor (benchmarks/masking/tune.py).
 # kornia is not on the GPU machines' image: carry its wheel (and kornia_rs) or its row says it is
@@ -15,7 +15,7 @@ mkdir -p "$out"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 python=${PYTHON:-python3}
 status=0
-"$python" -m pytest -q -p no:cacheprovider tests/triton_cases.py --device "$device" 2>&1 | tee "$out/triton-$device.log" || status=1
+"$python" -m pytest -q -p no:cacheprovider tests/triton_cases.py tests/test_cuda_sync.py --device "$device" 2>&1 | tee "$out/triton-$device.log" || status=1
 "$python" -m benchmarks.masking.peers --device "$device" ${PEERS_ARGS:-} --out "$out/peers-$device-check.json" 2>&1 \
     | tee "$out/peers-$device-check.log" || status=1
 if [[ $device == cuda* ]]; then

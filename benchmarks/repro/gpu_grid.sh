@@ -6,6 +6,8 @@
 # Run from the repository root:
 #   DATA=/path/to/fashion-mnist bash benchmarks/repro/gpu_grid.sh
 # An interrupted grid resumes: each shard keeps its finished runs in WORK and skips them next time.
+# ONLY="byol-standard byol-mscn" runs those experiments alone; the merge keeps the runs already in
+# OUT/results.json, so rows run later join the table.
 set -uo pipefail
 grid=${GRID:-gpu}
 data=${DATA:?set DATA to the Fashion-MNIST folder}
@@ -15,13 +17,15 @@ shards=${SHARDS:-4}
 budget=${BUDGET:-540}
 hard=${HARD:-$((budget * 5 / 4 + 60))}
 python=${PYTHON:-python3}
+only=()
+[[ -n ${ONLY:-} ]] && only=(--only $ONLY)
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} PYTHONUNBUFFERED=1
 mkdir -p "$work" "$out"
 pids=()
 for ((i = 0; i < shards; i++)); do
     # the budget only stops new runs; the timeout ends a run that overshoots it by far
-    timeout --signal=INT "$hard" "$python" -m benchmarks.repro --grid "$grid" --data "$data" \
-        --out "$work/shard$i" --shard "$i/$shards" --time-budget "$budget" >"$work/shard$i.log" 2>&1 &
+    timeout --signal=INT --kill-after=30 "$hard" "$python" -m benchmarks.repro --grid "$grid" --data "$data" \
+        --out "$work/shard$i" --shard "$i/$shards" --time-budget "$budget" "${only[@]}" >"$work/shard$i.log" 2>&1 &
     pids+=($!)
 done
 status=0

@@ -152,7 +152,8 @@ GRIDS = {
     # rows only evaluate) adds about 10 s of start-up and evaluation (features, kNN over 60k and a
     # 30-epoch linear probe, all on the GPU): 8 to 9 minutes in one process. benchmarks/repro/
     # gpu_grid.sh runs it as 4 processes sharing the GPU, which overlap one's evaluation and
-    # host-side work with the others' training: about 5 minutes.
+    # host-side work with the others' training: about 6 minutes (24 of the 28 runs, all but
+    # BYOL's, took 4.5 minutes on an H100).
     "gpu": Grid(
         "gpu", _FULL, epochs=4, batch_size=512, width=64, train_limit=None, test_limit=None,
         proj_hidden_dim=2048, proj_out_dim=256, knn_k=200, probe_epochs=30,

@@ -274,8 +274,9 @@ def run_grid(
     meta["commands"] = [*commands, command]
     done = {(r["key"], r["seed"]) for r in runs}
     chosen = [e for e in grid.experiments if only is None or e.key in only]
-    plan = [(seed, exp) for exp in chosen for seed in grid.seeds if (exp.key, seed) not in done]
-    plan = plan[shard[0] :: shard[1]]
+    # a shard's runs are fixed by the whole plan, so that a resumed shard takes up its own runs
+    plan = [(seed, exp) for exp in chosen for seed in grid.seeds][shard[0] :: shard[1]]
+    plan = [(seed, exp) for seed, exp in plan if (exp.key, seed) not in done]
     views = sum(grid.views_per_run(len(data[0])) for _, exp in plan if exp.pretrain)
     print(f"grid {grid.name}: {len(plan)} runs to do ({len(runs)} kept from {out / 'results.json'}), "
           f"{views / 1e6:.2f}M training views (~{views / GPU_VIEWS_PER_SECOND / 60:.1f} min of training at "
@@ -322,6 +323,9 @@ def _replace(path: Path, text: str) -> None:
 def merge(grid: Grid, sources: Sequence[Path], out: Path) -> dict[str, Any]:
     """One report in ``out`` from the ``results.json`` of several shards of ``grid`` (same sizes).
 
+    Runs already in ``out/results.json`` (same grid, same sizes) are kept, so rows run later join
+    the table; a source's run replaces the one kept there.
+
     Raises:
         ValueError: A source is of another grid or other sizes, or two sources hold the same run.
     """
@@ -341,6 +345,9 @@ def merge(grid: Grid, sources: Sequence[Path], out: Path) -> dict[str, Any]:
                 raise ValueError(f"{source}/results.json repeats run {run['key']} seed {run['seed']}")
             runs[run["key"], run["seed"]] = run
         commands += [c for c in report["meta"].get("commands", [report["meta"]["command"]]) if c not in commands]
+    kept, kept_commands = _earlier_runs(out / "results.json", meta)
+    runs = {(r["key"], r["seed"]): r for r in kept} | runs
+    commands = [*kept_commands, *(c for c in commands if c not in kept_commands)]
     order = {(exp.key, seed): i for i, (exp, seed) in enumerate((e, s) for e in grid.experiments for s in grid.seeds)}
     ordered = sorted(runs.values(), key=lambda r: order.get((r["key"], r["seed"]), len(order)))
     out.mkdir(parents=True, exist_ok=True)

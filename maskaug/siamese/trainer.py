@@ -363,11 +363,11 @@ class _Run:
                                 linear_top1=(stats[3] / stats[4]).item(),
                             )
                         log.write(record, step=self.step)
+                    save = bool(cfg.checkpoint_every_steps) and self.step % cfg.checkpoint_every_steps == 0
                     if self.batch_in_epoch == self.steps_per_epoch:
                         self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                        if self.epoch % cfg.checkpoint_every_epochs == 0 or self.epoch == cfg.epochs:
-                            self._save()
-                    elif cfg.checkpoint_every_steps and self.step % cfg.checkpoint_every_steps == 0:
+                        save |= self.epoch % cfg.checkpoint_every_epochs == 0 or self.epoch == cfg.epochs
+                    if save:
                         self._save()
                 record = {"epoch": self.epoch, "event": "epoch_end"}
                 if self.network.classifier is not None and epoch_stats[4] > 0:

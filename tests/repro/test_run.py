@@ -105,6 +105,26 @@ def test_shards_merge_into_the_same_runs_as_one_process(tmp_path: Path, fashion_
         main([*common, "--shard", "2/2", "--out", str(tmp_path / "bad")])
 
 
+def test_an_interrupted_shard_resumes_its_own_runs_and_merges_join_earlier_results(
+    tmp_path: Path, fashion_path: Path, capsys
+) -> None:
+    common = ["--grid", "smoke", "--data", str(fashion_path), "--only", "masks-only", "masks-only-hp"]
+    main([*common, "--shard", "0/2", "--out", str(tmp_path / "shard0"), "--time-budget", "0"])  # stops after one
+    main([*common, "--shard", "1/2", "--out", str(tmp_path / "shard1")])
+    resumed = main([*common, "--shard", "0/2", "--out", str(tmp_path / "shard0")])
+    assert [(r["key"], r["seed"]) for r in resumed["runs"]] == [("masks-only", 0), ("masks-only-hp", 0)]
+    out = tmp_path / "merged"
+    merged = main(["--grid", "smoke", "--out", str(out), "--merge", str(tmp_path / "shard0"), str(tmp_path / "shard1")])
+    assert len(merged["runs"]) == 4
+
+    # rows run later join the table: the runs already in OUT are kept
+    main(["--grid", "smoke", "--data", str(fashion_path), "--only", "standard", "--out", str(tmp_path / "later")])
+    joined = main(["--grid", "smoke", "--out", str(out), "--merge", str(tmp_path / "later")])
+    assert sorted((r["key"], r["seed"]) for r in joined["runs"]) == sorted(
+        [(k, s) for k in ("masks-only", "masks-only-hp", "standard") for s in (0, 1)])
+    assert [r["key"] for r in joined["rows"]] == ["standard", "masks-only", "masks-only-hp"]
+
+
 def test_time_budget_starts_no_run_past_it(tmp_path: Path, fashion_path: Path, capsys) -> None:
     report = main(["--grid", "smoke", "--data", str(fashion_path), "--out", str(tmp_path), "--only", "masks-only",
                    "--time-budget", "0"])

@@ -133,5 +133,10 @@ def test_checkpoints_every_few_epochs_and_always_at_the_end(tmp_path: Path, monk
     result = pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), device="cpu")
     assert [epoch for epoch, _ in saved_at] == [2, 4, 5]
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == result.steps == saved_at[-1][1]
+    # a step checkpoint that falls on the end of an epoch without one is still written
+    saved_at.clear()
+    config = tiny_config(tmp_path / "steps", epochs=2, checkpoint_every_epochs=2, checkpoint_every_steps=3)
+    pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), device="cpu")
+    assert saved_at == [(0, 3), (1, 6), (1, 9), (2, 12)]
     with pytest.raises(ValueError, match="checkpoint_every_epochs must be >= 1, got 0"):
         tiny_config(tmp_path, checkpoint_every_epochs=0)
