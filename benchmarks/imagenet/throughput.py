@@ -18,23 +18,19 @@ import argparse
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, RandomSampler
 
-from maskaug import MultiView
+from maskaug import MultiView, all_pairs
 from maskaug.adapters import image
 from maskaug.siamese import LARS, TrainConfig, build_network, lars_param_groups, multi_pair_loss, nt_xent_loss
 
 from .synthetic import write_image_folder
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def loader_rate(dataset: image.ImageFolderDataset, *, batch: int, batches: int, workers: int, views: int) -> float:
@@ -50,8 +46,15 @@ def loader_rate(dataset: image.ImageFolderDataset, *, batch: int, batches: int, 
     return count * batch * views / (time.perf_counter() - start)
 
 
-def model_rate(arch: str, *, batch: int, views: int, size: int, steps: int, device: torch.device) -> float:
-    """Views per second of SimCLR training steps on synthetic ``(views * batch, 3, size, size)`` input."""
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def make_step(arch: str, *, batch: int, views: int, device: torch.device, compile: bool = False) -> Callable[[Tensor], None]:
+    """One SimCLR training step on ``(views * batch, 3, S, S)`` input: backbone and projector (bf16
+    autocast and channels-last on CUDA), NT-Xent in float32 over every pair of views, LARS."""
     torch.manual_seed(0)
     cuda = device.type == "cuda"
     config = TrainConfig(method="simclr", feature_dim=image.FEATURE_DIMS[arch], global_batch_size=batch)
@@ -59,26 +62,34 @@ def model_rate(arch: str, *, batch: int, views: int, size: int, steps: int, devi
     if cuda:
         network = network.to(memory_format=torch.channels_last)
     optimizer = LARS(lars_param_groups(network), lr=config.peak_lr, weight_decay=config.resolved_weight_decay)
-    x = torch.randn(views * batch, 3, size, size, device=device)
-    if cuda:
-        x = x.contiguous(memory_format=torch.channels_last)
-    pairs = [(i, j) for i in range(views) for j in range(i + 1, views)]
+    model = torch.compile(network) if compile else network
+    pairs = all_pairs(views)
 
-    def step() -> None:
+    def step(x: Tensor) -> None:
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            zs = network(x)[1].chunk(views)
-            loss = multi_pair_loss(lambda i, j: nt_xent_loss(zs[i], zs[j], temperature=0.2), pairs)
+            z = model(x)[1]
+        zs = z.float().chunk(views)
+        loss = multi_pair_loss(lambda i, j: nt_xent_loss(zs[i], zs[j], temperature=0.2), pairs)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
+    return step
+
+
+def model_rate(arch: str, *, batch: int, views: int, size: int, steps: int, device: torch.device) -> float:
+    """Views per second of `make_step` on synthetic ``(views * batch, 3, size, size)`` input."""
+    step = make_step(arch, batch=batch, views=views, device=device)
+    x = torch.randn(views * batch, 3, size, size, device=device)
     for _ in range(2):  # warm-up: cuDNN autotuning, allocator
-        step()
-    _sync(device)
+        step(x)
+    sync(device)
     start = time.perf_counter()
     for _ in range(steps):
-        step()
-    _sync(device)
+        step(x)
+    sync(device)
     return steps * views * batch / (time.perf_counter() - start)
 
 

@@ -39,42 +39,11 @@ from torch import Tensor
 from torch.utils.data import DataLoader, RandomSampler
 
 from benchmarks.imagenet.synthetic import write_image_folder
+from benchmarks.imagenet.throughput import make_step, sync
 from maskaug.adapters import gpu_augment, image
-from maskaug.siamese import LARS, TrainConfig, build_network, lars_param_groups, multi_pair_loss, nt_xent_loss
-from maskaug.views import MSCN_RATIOS, all_pairs
+from maskaug.views import MSCN_RATIOS
 
 VIEWS = len(MSCN_RATIOS)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def make_step(arch: str, *, batch: int, device: torch.device, compile: bool) -> Callable[[Tensor], None]:
-    """One SimCLR training step (network, NT-Xent over every view pair, LARS) on ``(4 * batch, 3, S, S)``."""
-    torch.manual_seed(0)
-    cuda = device.type == "cuda"
-    config = TrainConfig(method="simclr", feature_dim=image.FEATURE_DIMS[arch], global_batch_size=batch)
-    network = build_network(config, image.resnet_backbone(arch)).to(device)
-    if cuda:
-        network = network.to(memory_format=torch.channels_last)
-    optimizer = LARS(lars_param_groups(network), lr=config.peak_lr, weight_decay=config.resolved_weight_decay)
-    model = torch.compile(network) if compile else network
-    pairs = all_pairs(VIEWS)
-
-    def step(x: Tensor) -> None:
-        if cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            z = model(x)[1]
-        zs = z.float().chunk(VIEWS)
-        loss = multi_pair_loss(lambda i, j: nt_xent_loss(zs[i], zs[j], temperature=0.2), pairs)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return step
 
 
 def _timed(batches: Iterator[Any], work: Callable[[Any], None], *, warmup: int, steps: int,
@@ -82,11 +51,11 @@ def _timed(batches: Iterator[Any], work: Callable[[Any], None], *, warmup: int, 
     """Seconds of ``steps`` calls of ``work`` after ``warmup`` untimed ones."""
     for _ in range(warmup):
         work(next(batches))
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     for _ in range(steps):
         work(next(batches))
-    _sync(device)
+    sync(device)
     return time.perf_counter() - start
 
 
@@ -116,11 +85,11 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         rows[key] = {"what": what, "views_per_s": rate, "seconds": seconds, "steps": steps}
         print(f"{what}: {rate:,.0f} views/s", flush=True)
 
-    step = make_step(args.arch, batch=args.batch, device=device, compile=args.compile)
+    step = make_step(args.arch, batch=args.batch, views=VIEWS, device=device, compile=args.compile)
     start = time.perf_counter()
     x = torch.randn(views_per_step, 3, args.size, args.size, device=device)
     step(x)
-    _sync(device)
+    sync(device)
     first_step = time.perf_counter() - start
     repeat = iter(lambda: x, None)
     record("model", f"model only: {args.arch}, {VIEWS} views x {args.batch}",
