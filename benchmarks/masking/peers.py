@@ -109,6 +109,11 @@ def image_ops(x: torch.Tensor, generator: torch.Generator) -> dict[str, Callable
     }
     if not _triton.usable(x):
         ops["highpass"] = ops["highpass + MSCNMask"] = "fused path does not run here"
+    if x.is_cuda:  # the policy's small operations fused by inductor (its warm-up calls compile it)
+        compiled = torch.compile(mscn)
+        ops["highpass + MSCNMask, torch.compile"] = lambda: compiled(x)
+    else:
+        ops["highpass + MSCNMask, torch.compile"] = "compiled on a GPU only (minutes of compilation on a CPU)"
 
     from torchvision.transforms import v2
     from torchvision.transforms.v2 import functional as TF
