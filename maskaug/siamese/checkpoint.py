@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import random
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -81,16 +79,14 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
 
 
 def rng_state(generators: Sequence[torch.Generator] = ()) -> dict[str, Any]:
-    """Capture torch (CPU and every CUDA device), NumPy, Python and the given generators' states.
+    """Capture torch's global states (CPU and every CUDA device) and the given generators' states.
 
-    NumPy's and Python's global states are captured so that datasets using them resume exactly;
-    the package itself draws only from torch generators.
+    Only torch's random streams are captured: a dataset that draws from NumPy's or Python's global
+    generators does not resume exactly (draw from a `torch.Generator` instead, as the package does).
     """
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
         "generators": [g.get_state() for g in generators],
     }
 
@@ -105,8 +101,6 @@ def set_rng_state(state: dict[str, Any], generators: Sequence[torch.Generator] =
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
     for g, s in zip(generators, state["generators"]):
         g.set_state(s)
 

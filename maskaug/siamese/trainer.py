@@ -445,8 +445,8 @@ def pretrain(
     ``MSCNMask(layout="b c h w")``). The loss is averaged over ``pairs``; by default the
     ``.pairs`` of ``batch_views`` (or of the dataset), else every pair ``i < j``.
 
-    Exact resumption replays the data order and restores the torch (CPU and CUDA), NumPy and
-    Python RNG states and every `torch.Generator` that the views hold (found by attribute
+    Exact resumption replays the data order and restores torch's global RNG states (CPU and
+    CUDA; not NumPy's or Python's) and every `torch.Generator` that the views hold (found by attribute
     search, plus ``generators``); the trainer seeds these generators from ``config.seed`` and
     the rank when a run starts. With ``num_workers > 0``, randomness drawn inside workers is
     seeded per (epoch, resume point), so only datasets whose per-sample randomness depends on
