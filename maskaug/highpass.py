@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -62,62 +63,100 @@ def _kernel_size(sigma: float, kernel_size: int | None) -> int:
 MATMUL_MAX_LENGTH = 1024
 
 #: Outputs per block of the CPU's block-banded product. A block of ``b`` outputs is the product of
-#: a ``(b, b + 2 * radius)`` band of the kernel with ``b + 2 * radius`` padded inputs, so an output
-#: costs ``b + 2 * radius`` multiply-adds: 46 for sigma 5 where a dense ``224 x 224`` matrix costs
-#: 224. Smaller blocks waste fewer multiplications on zeros but make smaller, less efficient
-#: products; 16 was fastest on 3x224x224 samples and on batches of 32 (2 threads, AVX-512, MKL).
+#: a ``(b, b + 2 * radius)`` band of the kernel with ``b + 2 * radius`` inputs, so an output costs
+#: ``b + 2 * radius`` multiply-adds: 46 for sigma 5 where a dense ``224 x 224`` matrix costs 224.
+#: Smaller blocks waste fewer multiplications on zeros but make smaller, less efficient products;
+#: 16 was fastest on 3x224x224 samples and on batches of 32 (2 threads, AVX-512, MKL).
 BLOCK = 16
 
 
-def _blocks(length: int, radius: int) -> tuple[int, int]:
-    """``(block, count)``: ``count`` blocks of ``block`` outputs covering ``length``, at most ``BLOCK`` each.
+@dataclass(frozen=True)
+class _Plan:
+    """How `_blur_last_to_front` cuts an axis of ``length`` into blocks of outputs.
 
-    The last block may run past the end into outputs that are computed and dropped; their inputs
-    are read from a longer reflect padding, which must stay shorter than ``length``.
+    Blocks whose inputs all lie inside the axis ("interior") share one band of the kernel and read
+    evenly spaced windows of the input; the blocks near the borders have their own matrices, with
+    the reflected taps folded in, so the input is never padded.
+
+    Attributes:
+        block: outputs per block (the last block may have fewer).
+        interior: the range of interior block indices.
+        band: ``(block, block + 2 * radius)`` taps of an interior block.
+        edges: per border block: its first output, its first input and its ``(outputs, inputs)`` matrix.
     """
-    count = -(-length // BLOCK)
-    block = -(-length // count)
-    if radius + count * block - length >= length:
-        return length, 1
-    return block, count
+
+    block: int
+    interior: range
+    band: torch.Tensor
+    edges: tuple[tuple[int, int, torch.Tensor], ...]
 
 
 @functools.lru_cache(maxsize=64)
-def _band(block: int, sigma: float, size: int, dtype: torch.dtype) -> torch.Tensor:
-    """The ``(block, block + size - 1)`` matrix whose row ``j`` holds the taps at columns ``j .. j + size - 1``.
+def _plan(length: int, sigma: float, size: int, dtype: torch.dtype) -> _Plan:
+    """The blocks of `_Plan` for an axis of ``length`` (> radius) and ``size`` taps.
 
-    Cached, and shared between calls: never modify it. Built outside inference mode, so that a
-    first call under `torch.inference_mode` does not cache a tensor autograd later refuses.
+    Cached, and shared between calls: never modify its tensors. Built outside inference mode, so
+    that a first call under `torch.inference_mode` does not cache tensors autograd later refuses.
     """
+    radius = size // 2
+    count = -(-length // BLOCK)
+    block = -(-length // count)
+    width = min(block + 2 * radius, length)
+    first = -(-radius // block)
+    interior = range(first, max(first, (length - radius - block) // block + 1))
     with torch.inference_mode(False):
-        taps = gaussian_kernel(sigma, size, dtype=dtype)
+        taps = gaussian_kernel(sigma, size)
         shift = torch.arange(block + size - 1) - torch.arange(block)[:, None]
-        inside = (shift >= 0) & (shift < size)
-        return torch.where(inside, taps[shift.clamp(0, size - 1)], 0.0)
+        band = torch.where((shift >= 0) & (shift < size), taps[shift.clamp(0, size - 1)], 0.0)
+        edges = []
+        for index in [i for i in range(count) if i not in interior]:
+            out_start = index * block
+            outputs = torch.arange(out_start, min(out_start + block, length))
+            source = (outputs[:, None] + torch.arange(-radius, radius + 1)).abs()
+            source = torch.where(source >= length, 2 * (length - 1) - source, source)
+            in_start = min(max(out_start - radius, 0), length - width)
+            matrix = torch.zeros(len(outputs), width, dtype=torch.float64)
+            rows = torch.arange(len(outputs))[:, None].expand_as(source)
+            matrix.index_put_((rows, source - in_start), taps.expand_as(source), accumulate=True)
+            edges.append((out_start, in_start, matrix.to(dtype)))
+        return _Plan(block, interior, band.to(dtype), tuple(edges))
 
 
 def _blur_last_to_front(y: torch.Tensor, sigma: float, size: int) -> torch.Tensor:
     """Blur ``y`` along its last axis with reflect padding; the blurred axis comes out first.
 
-    The rows of ``y`` (every axis but the last, flattened) are reflect-padded once; the windows of
-    ``block + size - 1`` padded inputs, one per block of outputs, are strided views of that padding,
-    and one batched product of the band with them blurs every row: ``out[i] = band @ window[i]``
-    with the rows as the columns of ``window[i]``, which is why the blurred axis comes out first.
+    The rows of ``y`` (every axis but the last, flattened) are the columns of every product: one
+    batched product of the band with strided windows of the input blurs the interior blocks
+    (``out[i] = band @ window[i]``), and one product per border block the rest, each written in
+    place into the output, which is why the blurred axis comes out first.
 
     Shape:
-        - y: ``(*rest, L)``.
+        - y: ``(*rest, L)``, ``L`` longer than ``size // 2``.
         - output: ``(L, *rest)``, contiguous.
     """
     *rest, length = y.shape
     rows = math.prod(rest)
-    radius = size // 2
-    block, count = _blocks(length, radius)
-    padding = (radius, radius + count * block - length, 0, 0)
-    padded = F.pad(y.reshape(1, 1, rows, length), padding, mode="reflect").view(rows, -1)
-    windows = padded.as_strided((count, block + 2 * radius, rows), (block, 1, padded.shape[1]))
-    band = _band(block, sigma, size, y.dtype)
-    blurred = torch.bmm(band.expand(count, -1, -1), windows).view(count * block, rows)
-    return blurred[:length].view(length, *rest)
+    plan = _plan(length, sigma, size, y.dtype)
+    flat = y.reshape(rows, length).contiguous()
+    # (first output, taps (n, outputs, inputs), inputs (n, inputs, rows)) of each product
+    products = []
+    block, interior = plan.block, plan.interior
+    if len(interior):
+        width = plan.band.shape[1]
+        offset = flat.storage_offset() + interior.start * block - (width - block) // 2
+        windows = flat.as_strided((len(interior), width, rows), (block, 1, length), offset)
+        products.append((interior.start * block, plan.band.expand(len(interior), -1, -1), windows))
+    for out_start, in_start, matrix in plan.edges:
+        products.append((out_start, matrix[None], flat[:, in_start : in_start + matrix.shape[1]].T[None]))
+    if y.requires_grad and torch.is_grad_enabled():  # autograd refuses products written in place
+        products.sort(key=lambda product: product[0])
+        out = torch.cat([torch.bmm(taps, inputs).view(-1, rows) for _, taps, inputs in products])
+    else:
+        out = torch.empty(length, rows, dtype=y.dtype, device=y.device)
+        for out_start, taps, inputs in products:
+            count, outputs, _ = taps.shape
+            torch.bmm(taps, inputs, out=out[out_start : out_start + count * outputs].view(count, outputs, rows))
+    return out.view(length, *rest)
 
 
 def _blur_cpu(x: torch.Tensor, axes: tuple[int, ...], sigma: float, size: int) -> torch.Tensor:

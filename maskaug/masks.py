@@ -177,7 +177,7 @@ def sample_grid_mask(
     device = _resolve_device(device)
     cells = _per_axis_cells(cell, geo.masked_sizes)
     grid = _draw_grid(geo, cells, ratio_range, generator=generator, device=device)
-    return _render(geo, cells, grid)
+    return _render(_Drawn(geo, cells, grid))
 
 
 def sample_focal_mask(
@@ -233,7 +233,8 @@ def sample_focal_mask(
         raise TypeError(f"invert must be a bool, got {invert!r}")
     device = _resolve_device(device)
     sizes = geo.masked_sizes
-    sides = _draw_focal(geo, scale_range, sizes, generator=generator, device=device)
+    start, extent = _draw_focal(geo, scale_range, generator=generator, device=device)
+    sides = _sides(start, extent, sizes)
     return geo.to_layout(_box(sides, [(size,) for size in sizes], invert).view(torch.bool))
 
 
@@ -265,19 +266,17 @@ def _draw_grid(
 def _draw_focal(
     geo: _Geometry,
     scale: tuple[float, float],
-    lengths: Sequence[int],
     *,
     generator: torch.Generator | None,
     device: torch.device,
-) -> list[torch.Tensor]:
-    """Draw one box per sample (per channel when independent) as its extent along each masked axis.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw one box per sample (per channel when independent): its start and extent along each masked axis.
 
-    Args:
-        lengths: positions to cover along each masked axis, at least its size; the box never
-            reaches past the size.
+    The extent is per sample (shared by the channels); the box never reaches past an axis.
 
     Shape:
-        - output: one bool ``(*S, C, length)`` per masked axis, True inside the box.
+        - output: ``start`` int64 ``(*S, C, M)`` and ``extent`` int64 ``(*S, 1, M)``, ``M`` the
+          number of masked axes.
     """
     # filled on the device: a tensor built from a list, or an indexed assignment, would be a
     # synchronizing copy from the host
@@ -285,10 +284,20 @@ def _draw_focal(
     for axis, size in enumerate(geo.masked_sizes):
         sizes.narrow(0, axis, 1).fill_(size)
     scales = _random.uniform_in(scale, (*geo.sample_sizes, 1), generator=generator, device=device)
-    where = _random.rand((*geo.sample_sizes, geo.channels, len(lengths)), generator=generator, device=device)
+    where = _random.rand((*geo.sample_sizes, geo.channels, len(geo.masked)), generator=generator, device=device)
     extent = torch.round(scales[..., None] * sizes).clamp_(min=1)
     start = torch.floor_(where.double() * (sizes + 1 - extent).clamp_(min=1))
-    index = torch.arange(max(lengths, default=0), device=device, dtype=torch.float64)
+    return start.long(), extent.long()
+
+
+def _sides(start: torch.Tensor, extent: torch.Tensor, lengths: Sequence[int]) -> list[torch.Tensor]:
+    """The box of `_draw_focal` as one indicator per masked axis, over ``lengths[a]`` positions.
+
+    Shape:
+        - start: ``(*S, C, M)``; extent: broadcastable to it.
+        - output: one bool ``(*S, C, lengths[a])`` per masked axis, True inside the box.
+    """
+    index = torch.arange(max(lengths, default=0), device=start.device)
     inside = (index >= start[..., None]) & (index < (start + extent)[..., None])
     return [inside[..., axis, :length] for axis, length in enumerate(lengths)]
 
@@ -305,7 +314,7 @@ def _box(
     are several times slower.
 
     Args:
-        sides: along each masked axis, True inside the box, from `_draw_focal`.
+        sides: along each masked axis, True inside the box, from `_sides`.
         split: the sizes each masked axis is laid out as: ``(size,)``, or ``(n_cells, cell)``.
         invert: return the complement.
         only: per sample, whether it gets a box; the others get zeros.
@@ -331,48 +340,57 @@ def _box(
     return box
 
 
-def _render(
-    geo: _Geometry,
-    cells: tuple[int, ...],
-    grid: torch.Tensor,
-    sides: Sequence[torch.Tensor] | None = None,
-    focal: torch.Tensor | None = None,
-    *,
-    invert: bool = False,
-) -> torch.Tensor:
-    """The element mask: the box of ``sides`` where ``focal`` is True, the masked cells of ``grid`` elsewhere.
+@dataclass(frozen=True)
+class _Drawn:
+    """A drawn mask before it is written out element by element: grid cells and, per sample, a box.
+
+    Where ``focal`` is True a sample is masked by its box (or, with ``invert``, outside it), and
+    by its grid cells elsewhere. `_render` writes the element mask; the CPU and GPU fills can work
+    from this description directly.
+
+    Shape:
+        - grid: bool ``(*S, C, *G)``, ``G`` the number of cells along each masked axis.
+        - start: int64 ``(*S, C, M)``, or ``None`` without boxes.
+        - extent: int64 ``(*S, 1, M)``, or ``None``.
+        - focal: bool ``(*S,)``, or ``None``.
+    """
+
+    geo: _Geometry
+    cells: tuple[int, ...]
+    grid: torch.Tensor
+    start: torch.Tensor | None = None
+    extent: torch.Tensor | None = None
+    focal: torch.Tensor | None = None
+    invert: bool = False
+
+
+def _render(drawn: _Drawn) -> torch.Tensor:
+    """The element mask of ``drawn``: its box where ``focal`` is True, its masked cells elsewhere.
 
     The box is laid out with each masked axis split into ``(cell, position in the cell)``, so that
     merging the axes back is a reshape and cutting partial cells at the far borders a view. On the
     CPU, a box or a grid that no sample uses is not written at all.
 
-    Args:
-        grid: the masked cells, from `_draw_grid`.
-        sides: the box's extents along ``n_cells * cell`` positions, from `_draw_focal`; ``None``
-            for grids only.
-        focal: per sample, whether it gets the box.
-        invert: mask everything outside the box instead.
-
     Shape:
-        - grid: bool ``(*S, C, *G)``.
-        - sides: bool ``(*S, C, G[a] * cells[a])`` each.
-        - focal: bool ``(*S,)``.
         - output: bool, ``geo.shape``'s sizes on sample and masked axes, ``C`` on the channel axis.
     """
+    geo, cells, grid, focal = drawn.geo, drawn.cells, drawn.grid, drawn.focal
     lead = grid.shape[: grid.ndim - len(cells)]
     counts = grid.shape[len(lead) :]
     split = list(zip(counts, cells))
     full = [n * c for n, c in split]
     host = grid.device.type == "cpu" and not torch.compiler.is_compiling()
-    boxes = int(torch.count_nonzero(focal)) if host and sides is not None else None
-    if sides is None or boxes == 0:
+    boxes = int(torch.count_nonzero(focal)) if host and focal is not None else None
+    if focal is None or boxes == 0:
         mask = _expand_cells(grid, cells)
-    elif boxes == focal.numel():
-        mask = _box(sides, split, invert).view(torch.bool)
     else:
-        box = _box(sides, split, invert, only=focal).reshape(*lead, *full)
-        rest = grid & ~focal.reshape(*focal.shape, *(1,) * (len(cells) + 1))
-        mask = (box + _expand_cells(rest, cells).view(torch.uint8)).view(torch.bool)
+        sides = _sides(drawn.start, drawn.extent, full)
+        if boxes == focal.numel():
+            mask = _box(sides, split, drawn.invert).view(torch.bool)
+        else:
+            box = _box(sides, split, drawn.invert, only=focal).reshape(*lead, *full)
+            rest = grid & ~focal.reshape(*focal.shape, *(1,) * (len(cells) + 1))
+            mask = (box + _expand_cells(rest, cells).view(torch.uint8)).view(torch.bool)
     mask = mask.reshape(*lead, *full)
     return geo.to_layout(mask[(..., *(slice(0, size) for size in geo.masked_sizes))])
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from maskaug import _random, _triton
+from maskaug import _cellfill, _random, _triton
 from maskaug._checks import Range, check_floating, check_nonnegative, check_positive, check_probability, check_range
 from maskaug._layout import Layout
 from maskaug.highpass import _kernel_size, gaussian_kernel, highpass
@@ -24,6 +24,7 @@ from maskaug.masks import (
     _check_fill_value,
     _draw_focal,
     _draw_grid,
+    _Drawn,
     _fill,
     _Geometry,
     _per_axis_cells,
@@ -156,28 +157,31 @@ class MSCNMask(nn.Module):
         if len(shape) != len(self.layout.names):
             raise ValueError(f"layout '{self.layout}' expects a {len(self.layout.names)}-d shape, got {tuple(shape)}")
         device = torch.device("cpu") if device is None else torch.device(device)
+        return _render(self._draw(shape, device))
+
+    def _draw(self, shape: Sequence[int], device: torch.device) -> _Drawn:
+        """Draw the cells, boxes and per-sample choices of the policy for a tensor of ``shape``."""
         geo = _Geometry.of(shape, self.mask_dims, self.layout.channel, self._independent)
         cells = _per_axis_cells(self.cell, geo.masked_sizes)
         grid = _draw_grid(geo, cells, self.ratio, generator=self.generator, device=device)
-        sides = focal = None
+        start = extent = focal = None
         if self.focal_prob > 0:
-            lengths = [math.ceil(size / c) * c for size, c in zip(geo.masked_sizes, cells)]
-            sides = _draw_focal(geo, self.focal_scale, lengths, generator=self.generator, device=device)
+            start, extent = _draw_focal(geo, self.focal_scale, generator=self.generator, device=device)
             focal = self._per_sample(self.focal_prob, geo, device)
-        # channel sharing and p act on the drawn cells and box extents, before any element is written
+        # channel sharing and p act on the drawn cells and boxes, before any element is written
         channel = len(geo.sample)
         if self._independent and self.channel_independent_prob < 1:
             independent = self._per_sample(self.channel_independent_prob, geo, device)[..., None]
             per_cell = independent.reshape(*independent.shape, *(1,) * len(cells))
             grid = torch.where(per_cell, grid, grid.narrow(channel, 0, 1))
-            if sides is not None:
-                sides = [torch.where(independent[..., None], side, side.narrow(channel, 0, 1)) for side in sides]
+            if start is not None:
+                start = torch.where(independent[..., None], start, start.narrow(channel, 0, 1))
         if self.p < 1:
             keep = self._per_sample(self.p, geo, device)
             grid = grid & keep.reshape(*keep.shape, *(1,) * (len(cells) + 1))
             if focal is not None:
                 focal = focal & keep
-        return _render(geo, cells, grid, sides, focal, invert=self.focal_invert)
+        return _Drawn(geo, cells, grid, start, extent, focal, self.focal_invert)
 
     def _per_sample(self, prob: float, geo: _Geometry, device: torch.device) -> torch.Tensor:
         """A Bernoulli(prob) draw per sample (per index of the sample axes).
@@ -194,19 +198,23 @@ class MSCNMask(nn.Module):
         self.layout.check(x)
         if self.fill == "constant":
             _check_fill_value(self.value, x.dtype)
-        mask = self.sample_mask(x.shape, device=x.device)
+        drawn = self._draw(x.shape, x.device)
         last_two = self.highpass_dims == (x.ndim - 2, x.ndim - 1)
+        mask = _render(drawn) if self.return_mask else None
         if self.highpass_sigma is not None and last_two and _triton.usable(x):
             taps = gaussian_kernel(self.highpass_sigma, self.highpass_kernel_size, dtype=torch.float32, device=x.device)
-            out = _triton.fused(x, taps=taps, mask=mask, fill=self.fill, noise_std=self.noise_std, value=self.value,
-                                generator=self.generator)
+            out = _triton.fused(x, taps=taps, mask=_render(drawn) if mask is None else mask, fill=self.fill,
+                                noise_std=self.noise_std, value=self.value, generator=self.generator)
+            return (out, mask) if self.return_mask else out
+        filtered = self.highpass_sigma is not None
+        if filtered:
+            x = highpass(x, self.highpass_sigma, dims=self.highpass_dims, kernel_size=self.highpass_kernel_size)
+        # the high-passed tensor is ours to overwrite; the caller's input is not
+        fill = dict(fill=self.fill, noise_std=self.noise_std, value=self.value, generator=self.generator)
+        if _cellfill.usable(x, drawn):
+            out = _cellfill.fill_(x if filtered else x.clone(), drawn, **fill)
         else:
-            filtered = self.highpass_sigma is not None
-            if filtered:
-                x = highpass(x, self.highpass_sigma, dims=self.highpass_dims, kernel_size=self.highpass_kernel_size)
-            # the high-passed tensor is ours to overwrite; the caller's input is not
-            out = _fill(x, mask, fill=self.fill, noise_std=self.noise_std, value=self.value, generator=self.generator,
-                        overwrite=filtered)
+            out = _fill(x, _render(drawn) if mask is None else mask, **fill, overwrite=filtered)
         return (out, mask) if self.return_mask else out
 
     def extra_repr(self) -> str:
