@@ -34,7 +34,7 @@ def fill_(
     """Fill the elements of ``x`` that ``drawn`` masks, in place, and return ``x``.
 
     Noise is drawn for the masked grid cells first (samples, channels and cells in order), then
-    for each box in turn.
+    for the boxes of each focal sample in turn.
 
     Shape:
         - x: ``drawn.geo.shape``; every masked axis a multiple of its cell.
@@ -58,10 +58,10 @@ def fill_(
     # (*S, C, G0, c0, G1, c1, ...) -> (*S, C, G0, G1, ..., c0, c1, ...)
     positions = range(lead + 1, lead + 2 * len(cells), 2)
     by_cell = split.permute(*range(lead), *range(lead, lead + 2 * len(cells), 2), *positions)
-    if fill == "noise":
-        count = int(torch.count_nonzero(grid))
+    count = int(torch.count_nonzero(grid))
+    if count and fill == "noise":
         by_cell[grid] = _random.randn((count, *cells), generator=generator, device=x.device, dtype=x.dtype).mul_(noise_std)
-    else:
+    elif count:
         by_cell[grid] = value
 
     if drawn.focal is None or not bool(drawn.focal.any()):
@@ -72,21 +72,27 @@ def fill_(
         start, extent = starts, extents
         for index in sample:
             start, extent = start[index], extent[index]
-        for channel in range(channels):
-            box = tuple(slice(a, a + e) for a, e in zip(start[channel], extent[0]))
-            plane = view[(*sample, channel)]
-            if drawn.invert:
-                kept = plane[box].clone()
-                _fill_all(plane, fill, noise_std, value, generator)
-                plane[box] = kept
-            else:
-                _fill_all(plane[box], fill, noise_std, value, generator)
+        planes = view[tuple(sample)]
+        if drawn.invert:
+            kept = [plane[_slices(corner, extent[0])].clone() for plane, corner in zip(planes, start)]
+            planes.copy_(_filler(tuple(planes.shape), x, fill, noise_std, value, generator))
+            for plane, corner, box in zip(planes, start, kept):
+                plane[_slices(corner, extent[0])] = box
+            continue
+        # the box has the same extent in every channel: one draw of noise for all of them
+        filler = _filler((channels, *extent[0]), x, fill, noise_std, value, generator)
+        for plane, corner, part in zip(planes, start, filler):
+            plane[_slices(corner, extent[0])] = part
     return x
 
 
-def _fill_all(part: torch.Tensor, fill: str, noise_std: float, value: float, generator: torch.Generator | None) -> None:
-    """Overwrite every element of the view ``part`` with noise or ``value``."""
+def _slices(start: list[int], extent: list[int]) -> tuple[slice, ...]:
+    return tuple(slice(a, a + e) for a, e in zip(start, extent))
+
+
+def _filler(shape: tuple[int, ...], like: torch.Tensor, fill: str, noise_std: float, value: float,
+            generator: torch.Generator | None) -> torch.Tensor:
+    """Noise or ``value`` of ``shape``, with ``like``'s dtype and device."""
     if fill == "noise":
-        part.copy_(_random.randn(part.shape, generator=generator, device=part.device, dtype=part.dtype).mul_(noise_std))
-    else:
-        part.fill_(value)
+        return _random.randn(shape, generator=generator, device=like.device, dtype=like.dtype).mul_(noise_std)
+    return torch.full(shape, value, dtype=like.dtype, device=like.device)

@@ -122,13 +122,17 @@ def _plan(length: int, sigma: float, size: int, dtype: torch.dtype) -> _Plan:
         return _Plan(block, interior, band.to(dtype), tuple(edges))
 
 
-def _blur_last_to_front(y: torch.Tensor, sigma: float, size: int) -> torch.Tensor:
+def _blur_last_to_front(y: torch.Tensor, sigma: float, size: int, into: torch.Tensor | None) -> torch.Tensor:
     """Blur ``y`` along its last axis with reflect padding; the blurred axis comes out first.
 
     The rows of ``y`` (every axis but the last, flattened) are the columns of every product: one
     batched product of the band with strided windows of the input blurs the interior blocks
     (``out[i] = band @ window[i]``), and one product per border block the rest, each written in
     place into the output, which is why the blurred axis comes out first.
+
+    Args:
+        into: a flat buffer of at least ``y.numel()`` elements to write the output into; ``None``
+            for a new tensor (as autograd needs).
 
     Shape:
         - y: ``(*rest, L)``, ``L`` longer than ``size // 2``.
@@ -148,30 +152,36 @@ def _blur_last_to_front(y: torch.Tensor, sigma: float, size: int) -> torch.Tenso
         products.append((interior.start * block, plan.band.expand(len(interior), -1, -1), windows))
     for out_start, in_start, matrix in plan.edges:
         products.append((out_start, matrix[None], flat[:, in_start : in_start + matrix.shape[1]].T[None]))
-    if y.requires_grad and torch.is_grad_enabled():  # autograd refuses products written in place
+    if into is None:
         products.sort(key=lambda product: product[0])
         out = torch.cat([torch.bmm(taps, inputs).view(-1, rows) for _, taps, inputs in products])
     else:
-        out = torch.empty(length, rows, dtype=y.dtype, device=y.device)
+        out = into[: length * rows].view(length, rows)
         for out_start, taps, inputs in products:
             count, outputs, _ = taps.shape
             torch.bmm(taps, inputs, out=out[out_start : out_start + count * outputs].view(count, outputs, rows))
     return out.view(length, *rest)
 
 
-def _blur_cpu(x: torch.Tensor, axes: tuple[int, ...], sigma: float, size: int) -> torch.Tensor:
+def _blur_cpu(
+    x: torch.Tensor, axes: tuple[int, ...], sigma: float, size: int, scratch: list[torch.Tensor] | None
+) -> tuple[torch.Tensor, int]:
     """Blur ``x`` along ``axes`` by block-banded products; a view in ``x``'s axis order.
 
     Each pass blurs the last axis of its input and moves it to the front (`_blur_last_to_front`),
     so starting from ``x`` with the blurred axes last, passes over them from the last to the first
     leave them first and in order: no transposes between passes, and one permutation at the end.
+    The passes write into the two ``scratch`` buffers in turn (new tensors when it is ``None``).
+
+    Returns:
+        The blur, and which scratch buffer holds it.
     """
     others = tuple(a for a in range(x.ndim) if a not in axes)
     y = x.permute(*others, *axes)
-    for _ in axes:
-        y = _blur_last_to_front(y, sigma, size)
+    for index, _ in enumerate(axes):
+        y = _blur_last_to_front(y, sigma, size, None if scratch is None else scratch[index % 2])
     order = (*axes, *others)
-    return y.permute([order.index(a) for a in range(x.ndim)])
+    return y.permute([order.index(a) for a in range(x.ndim)]), (len(axes) - 1) % 2
 
 
 #: Elements high-passed at a time on the CPU (2 MiB of float32): a batch is cut into chunks of
@@ -183,15 +193,26 @@ CHUNK = 2**19
 def _highpass_cpu(x: torch.Tensor, axes: tuple[int, ...], sigma: float, size: int) -> torch.Tensor:
     """``x`` minus its blur along ``axes`` by `_blur_cpu`; in chunks along axis 0 unless it is blurred.
 
+    Fresh memory costs page faults, so the passes take turns in two buffers, reused from chunk to
+    chunk, and a single chunk's result goes into the buffer the last pass read.
+
     Shape:
         - x: any shape, float32 or float64.
         - output: ``x.shape``, contiguous.
     """
+    if x.requires_grad and torch.is_grad_enabled():  # autograd refuses results written in place
+        return x - _blur_cpu(x, axes, sigma, size, None)[0]
     per_index = x[:1].numel()
-    if 0 in axes or x.numel() <= CHUNK or per_index == 0:
-        return x - _blur_cpu(x, axes, sigma, size)
-    step = max(1, CHUNK // per_index)
-    return torch.cat([part - _blur_cpu(part, axes, sigma, size) for part in x.split(step)])
+    whole = 0 in axes or x.numel() <= CHUNK or per_index == 0
+    step = x.shape[0] if whole else max(1, CHUNK // per_index)
+    scratch = [x.new_empty(min(x.numel(), step * per_index)) for _ in range(2)]
+    if whole:
+        blurred, last = _blur_cpu(x, axes, sigma, size, scratch)
+        return torch.sub(x, blurred, out=scratch[1 - last][: x.numel()].view(x.shape))
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    for part, target in zip(x.split(step), out.split(step)):
+        torch.sub(part, _blur_cpu(part, axes, sigma, size, scratch)[0], out=target)
+    return out
 
 
 def _conv_axis(x: torch.Tensor, axis: int, taps: torch.Tensor) -> torch.Tensor:

@@ -4,11 +4,15 @@ Times, in one run, each operation on one ``3x224x224`` sample (as in a DataLoade
 batch: the median over ``--repeats`` timed calls after a warm-up, the operations taking turns so
 that changes in the machine's load affect them alike. Then measures a standard
 torchvision v2 SimCLR CPU pipeline in views per second, with and without :class:`MSCNMask`
-appended, to give the cost of masking in the data loader. Prints a table and writes JSON.
+appended, to give the cost of masking in the data loader: in this process (``--threads``
+intra-op threads), and in a ``DataLoader`` with ``--workers`` worker processes, where pipelines
+run in training (one thread each, as torch sets in workers). Every view gets the same random
+crop, jitter and blur decisions with and without the mask, so the two differ by the mask alone.
+Prints a table and writes JSON.
 
 Run from the repository root::
 
-    python -m benchmarks.masking.cpu --repeats 30 --batch 32
+    python -m benchmarks.masking.cpu --repeats 30 --batch 32 --workers 2
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import torch
 import torchvision
+from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 import maskaug
@@ -39,6 +44,8 @@ SIZE = 224
 #: A typical ImageNet photograph, height x width.
 PHOTO_SIZE = (375, 500)
 WARMUP = 3
+#: Batches per timed DataLoader epoch.
+LOADER_BATCHES = 8
 
 #: (numerator, denominator) rows compared in the ratio table.
 RATIOS = (
@@ -105,6 +112,45 @@ def simclr_pipeline() -> v2.Compose:
     )
 
 
+class _Views(Dataset):
+    """``length`` views of one photograph through ``transform``; view ``i`` always gets the same random choices.
+
+    Seeding torch's generator per view makes the pipelines with and without the mask crop, jitter
+    and blur every view alike, wherever and whenever a worker makes it.
+    """
+
+    def __init__(self, photo: torch.Tensor, transform: Op, length: int):
+        self.photo, self.transform, self.length = photo, transform, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        torch.manual_seed(index)
+        return self.transform(self.photo)
+
+
+def loader_views_per_s(pipelines: dict[str, Op], photo: torch.Tensor, *, workers: int, batch: int,
+                       batches: int, repeats: int) -> dict[str, float]:
+    """Median views/s of each pipeline in a ``DataLoader`` of ``workers`` persistent worker processes.
+
+    One epoch of ``batches`` batches warms each loader up (worker start, first calls); then the
+    pipelines take turns, one timed epoch each per repeat.
+    """
+    loaders = {
+        name: DataLoader(_Views(photo, p, batch * batches), batch_size=batch, num_workers=workers,
+                         persistent_workers=workers > 0)
+        for name, p in pipelines.items()
+    }
+
+    def epoch(loader: DataLoader) -> None:
+        for _ in loader:
+            pass
+
+    seconds = median_ms({name: (lambda loader=loader: epoch(loader)) for name, loader in loaders.items()}, repeats)
+    return {name: batch * batches / (ms / 1e3) for name, ms in seconds.items()}
+
+
 def cpu_name() -> str:
     """The CPU model from /proc/cpuinfo, or the platform's description where there is none."""
     try:
@@ -116,7 +162,7 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def run(repeats: int, batch: int, seed: int = 0) -> dict:
+def run(repeats: int, batch: int, workers: int, seed: int = 0) -> dict:
     """Time every operation and the SimCLR pipeline; return the results as a JSON-ready dict."""
     generator = torch.Generator().manual_seed(seed)
     inputs = {
@@ -134,16 +180,32 @@ def run(repeats: int, batch: int, seed: int = 0) -> dict:
     photo = torch.randint(0, 256, (3, *PHOTO_SIZE), dtype=torch.uint8, generator=generator)
     plain = simclr_pipeline()
     masked = v2.Compose([plain, MSCNMask(layout="c h w", generator=generator)])
-    # One repeat makes ``batch`` views; views per second follow from the median time of a repeat.
     pipelines = {"plain": plain, "masked": masked}
-    ms = median_ms({name: (lambda p=p: [p(photo) for _ in range(batch)]) for name, p in pipelines.items()}, repeats)
+    views = _Views(photo, plain, batch)  # the same views for both: seeded per view
+
+    def repeat(pipeline: Op) -> None:
+        views.transform = pipeline
+        for index in range(batch):
+            views[index]
+
+    # One repeat makes ``batch`` views; views per second follow from the median time of a repeat.
+    ms = median_ms({name: (lambda p=p: repeat(p)) for name, p in pipelines.items()}, repeats)
     rate, rate_masked = (batch / (ms[name] / 1e3) for name in pipelines)
+    loader = loader_views_per_s(pipelines, photo, workers=workers, batch=batch, batches=LOADER_BATCHES,
+                                repeats=max(1, repeats // 3))
     pipeline = {
         "input": f"uint8 3x{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}",
         "views_per_repeat": batch,
         "simclr_views_per_s": rate,
         "simclr_mscn_views_per_s": rate_masked,
         "mscn_cost_percent": 100 * (rate / rate_masked - 1),
+        "dataloader": {
+            "workers": workers,
+            "views_per_epoch": batch * LOADER_BATCHES,
+            "simclr_views_per_s": loader["plain"],
+            "simclr_mscn_views_per_s": loader["masked"],
+            "views_lost_percent": 100 * (1 - loader["masked"] / loader["plain"]),
+        },
     }
     return {"timings_ms": timings, "ratios": ratios, "pipeline": pipeline}
 
@@ -162,10 +224,14 @@ def format_report(result: dict) -> str:
     lines += [f"{name:<22}{ms:>18.3f}{timings['batch'][name]:>24.3f}" for name, ms in timings["sample"].items()]
     lines += ["", f"{'ratio':<36}{'sample':>10}{'batch':>10}"]
     lines += [f"{name:<36}{ratios['sample'][name]:>10.2f}{ratios['batch'][name]:>10.2f}" for name in ratios["sample"]]
+    loader = pipe["dataloader"]
     lines += [
         "",
-        f"SimCLR pipeline ({pipe['input']}): {pipe['simclr_views_per_s']:.1f} views/s; "
-        f"with MSCNMask: {pipe['simclr_mscn_views_per_s']:.1f} views/s; cost {pipe['mscn_cost_percent']:+.1f}%",
+        f"SimCLR pipeline ({pipe['input']}), in this process: {pipe['simclr_views_per_s']:.1f} views/s; "
+        f"with MSCNMask: {pipe['simclr_mscn_views_per_s']:.1f} views/s; "
+        f"{100 * (1 - pipe['simclr_mscn_views_per_s'] / pipe['simclr_views_per_s']):.1f}% of views/s lost",
+        f"in a DataLoader with {loader['workers']} workers: {loader['simclr_views_per_s']:.1f} views/s; "
+        f"with MSCNMask: {loader['simclr_mscn_views_per_s']:.1f} views/s; {loader['views_lost_percent']:.1f}% lost",
     ]
     return "\n".join(lines)
 
@@ -175,11 +241,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per row (median reported)")
     parser.add_argument("--batch", type=int, default=32, help="batch size, and views per pipeline repeat")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="DataLoader worker processes for the pipeline's views/s (0: in the main process)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON result path")
     args = parser.parse_args(argv)
     for name in ("repeats", "batch", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.workers < 0:
+        parser.error(f"--workers must be >= 0, got {args.workers}")
     return args
 
 
@@ -188,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     argv = sys.argv[1:] if argv is None else argv
     load_before = os.getloadavg()[0]
-    timed = run(args.repeats, args.batch)
+    timed = run(args.repeats, args.batch, args.workers)
     result = {
         "device": cpu_name(),
         "torch": torch.__version__,
