@@ -1,21 +1,31 @@
-"""Fused GPU kernels (Triton): the high-pass over the last two axes, the mask and the fill.
+"""Fused GPU kernel (Triton): the high-pass over the last two axes, the mask and the fill, in one pass.
 
-The pure-torch path needs a padded copy and a convolution per axis, a full tensor of noise and a
-``where``; here two passes do it all:
+Each program makes a stripe of ``TILE_ROWS`` output rows of one plane (one ``H x W`` image of one
+channel of one sample), ``CHUNK`` columns at a time (a loop unrolled for each width), on the
+tensor cores:
 
-1. ``_blur_rows``: Gaussian blur along the last axis, reflect-indexed, into a float32 buffer;
-2. ``_finish``: blur that buffer along the second-to-last axis, subtract it from ``x`` and, where
-   the mask is set, write noise (Philox, generated in registers, never stored) or a constant.
+1. it gathers the ``2 * TILE_ROWS`` input rows around the stripe and ``CHUNK`` columns, reflected
+   at the borders, so that both blurs become products with fixed banded matrices: the vertical
+   blur is ``bh @ rows`` (``bh``: ``TILE_ROWS x 2 * TILE_ROWS``), the horizontal one
+   ``current @ t0 + following @ t1`` over two neighbouring chunks (``CHUNK x CHUNK`` each);
+2. it subtracts the blur from ``x`` and, where the mask is set, writes noise (Philox, generated
+   in registers, never stored) or a constant, and stores the result: ``x`` is read from memory
+   about twice (the stripe's halo) and the output written once.
+
+The products run in ``tf32x3`` (three TF32 products, float32 accuracy). The mask is read either
+as a tensor of ``x``'s shape, or (for `MSCNMask`) computed in the kernel from the drawn cells of
+each plane and its box, so the element mask is never written.
 
 The noise seed is drawn from the caller's ``torch.Generator`` as a one-element tensor that the
 kernel reads, so there is no host synchronization and the same generator state gives the same
-noise. Kernels are registered as torch custom ops (``torch.library.triton_op``) so that
-``torch.compile`` traces through them. They run on CUDA tensors, and on CPU tensors under
-``TRITON_INTERPRET=1`` (slowly), which is how the tests check them on machines without a GPU.
+noise. The kernel is registered as a torch custom op (``torch.library.triton_op``) so that
+``torch.compile`` traces through it. It runs on CUDA tensors, and on CPU tensors under
+``TRITON_INTERPRET=1`` (slowly), which is how the tests check it on machines without a GPU.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
@@ -28,27 +38,32 @@ except ImportError:  # pragma: no cover - triton ships with CUDA builds of torch
 
 _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 
-#: The tile of each program: on an H100 4x256 ran the fused high-pass and noise fill of a
-#: 256x3x224x224 batch in 1.78 ms (float32), against 2.66 ms for 8x128
-#: (``python -m benchmarks.masking.tune``; benchmarks/masking/results/tune-cuda.json).
-BLOCK_ROWS = 4
-BLOCK_COLS = 256
-
+#: Output rows per program; 64 where the kernel's radius needs it (a radius up to half of it).
+TILE_ROWS = 32
+#: Columns per step of a program, and the size of the horizontal blur's matrices.
+CHUNK = 64
+#: Warps per program.
+NUM_WARPS = 4
+#: The largest kernel radius the fused kernel filters (sigma 10.6 with the full Gaussian).
+MAX_RADIUS = 32
 
 _DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
 
-def usable(x: torch.Tensor) -> bool:
-    """Whether the fused kernels can run on ``x``.
+def usable(x: torch.Tensor, radius: int = 0) -> bool:
+    """Whether the fused kernel can run on ``x`` (with a high-pass of ``radius``, if any).
 
-    They need Triton, a half or single precision ``x`` that does not need a gradient, on CUDA (or
-    on the CPU under ``TRITON_INTERPRET=1``). Setting ``MASKAUG_DISABLE_TRITON=1`` turns them off.
-    Everything else takes the pure-torch path, which gives the same masks and agrees on the filtered
-    values within float32 rounding (the noise fill is drawn by a different generator algorithm).
+    It needs Triton, a half or single precision ``x`` that does not need a gradient, on CUDA (or
+    on the CPU under ``TRITON_INTERPRET=1``), and a radius of at most `MAX_RADIUS`. Setting
+    ``MASKAUG_DISABLE_TRITON=1`` turns it off. Everything else takes the pure-torch path, which
+    gives the same masks and agrees on the filtered values within float32 rounding (the noise fill
+    is drawn by a different generator algorithm).
     """
     if triton is None or os.environ.get("MASKAUG_DISABLE_TRITON") == "1" or x.dtype not in _DTYPES:
         return False
     if x.requires_grad and torch.is_grad_enabled():
+        return False
+    if radius > MAX_RADIUS:
         return False
     return x.is_cuda or (_INTERPRET and x.device.type == "cpu")
 
@@ -60,6 +75,29 @@ def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.
     return seed.to(device)
 
 
+@functools.lru_cache(maxsize=32)
+def _matrices(sigma: float, size: int, tile_rows: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The float32 blur matrices ``(bh, t0, t1)`` of the kernel, built on ``device`` (no host copy).
+
+    ``bh[i, j] = taps[j - i]``, ``t0[k, j] = taps[k - j]``, ``t1[k, j] = taps[CHUNK + k - j]``, zero
+    where the tap index is outside the kernel. Cached: never modify them.
+    """
+    from maskaug.highpass import gaussian_kernel  # highpass imports this module
+
+    with torch.inference_mode(False):
+        taps = gaussian_kernel(sigma, size, dtype=torch.float32, device=device)
+
+        def banded(rows: int, cols: int, shift: int) -> torch.Tensor:
+            offset = torch.arange(cols, device=device) - torch.arange(rows, device=device)[:, None] + shift
+            inside = (offset >= 0) & (offset < size)
+            return torch.where(inside, taps[offset.clamp(0, size - 1)], 0.0).contiguous()
+
+        bh = banded(tile_rows, 2 * tile_rows, 0)
+        t0 = banded(CHUNK, CHUNK, 0).T.contiguous()
+        t1 = banded(CHUNK, CHUNK, CHUNK).T.contiguous()
+        return bh, t0, t1
+
+
 if triton is not None:
 
     def _launch(kernel):
@@ -68,115 +106,178 @@ if triton is not None:
 
     @triton.jit
     def _reflect(index, length):
+        """Reflect ``index`` once at both ends of ``[0, length)``, then clamp it there (for rows nobody keeps)."""
         index = tl.where(index < 0, -index, index)
-        return tl.where(index >= length, 2 * (length - 1) - index, index)
+        index = tl.where(index >= length, 2 * (length - 1) - index, index)
+        return tl.minimum(tl.maximum(index, 0), length - 1)
 
     @triton.jit
-    def _blur_rows(
-        x_ptr, taps_ptr, out_ptr, n_rows, width,
-        RADIUS: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr,
+    def _fused(
+        x_ptr, out_ptr, bh_ptr, t0_ptr, t1_ptr, mask_ptr, cells_ptr, boxes_ptr, seed_ptr,
+        height, width, grid_h, grid_w, cell_h, cell_w, fill_scale, fill_value,
+        RADIUS: tl.constexpr, HIGHPASS: tl.constexpr, MASK: tl.constexpr, NOISE: tl.constexpr,
+        INVERT: tl.constexpr, TR: tl.constexpr, CW: tl.constexpr, CHUNKS: tl.constexpr,
     ):
-        rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)[:, None]
-        cols = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)[None, :]
-        inside = (rows < n_rows) & (cols < width)
-        acc = tl.zeros((BLOCK_R, BLOCK_C), dtype=tl.float32)
-        for t in tl.static_range(2 * RADIUS + 1):
-            src = _reflect(cols + (t - RADIUS), width)
-            value = tl.load(x_ptr + rows * width + src, mask=inside, other=0.0).to(tl.float32)
-            acc += tl.load(taps_ptr + t) * value
-        tl.store(out_ptr + rows * width + cols, acc, mask=inside)
-
-    @triton.jit
-    def _finish(
-        x_ptr, blurred_ptr, taps_ptr, mask_ptr, seed_ptr, out_ptr,
-        n_rows, height, width, fill_scale, fill_value,
-        RADIUS: tl.constexpr, HIGHPASS: tl.constexpr, MASKED: tl.constexpr, NOISE: tl.constexpr,
-        BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr,
-    ):
-        rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)[:, None]
-        cols = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)[None, :]
-        inside = (rows < n_rows) & (cols < width)
-        offsets = rows * width + cols
-        result = tl.load(x_ptr + offsets, mask=inside, other=0.0)
+        plane = tl.program_id(0).to(tl.int64)
+        first_row = tl.program_id(1) * TR
+        base = plane * height * width
+        rows = first_row + tl.arange(0, TR)[:, None]
+        lanes = tl.arange(0, CW)[None, :]
         if HIGHPASS:
-            plane_start = (rows // height) * height
-            h = rows % height
-            acc = tl.zeros((BLOCK_R, BLOCK_C), dtype=tl.float32)
-            for t in tl.static_range(2 * RADIUS + 1):
-                src = plane_start + _reflect(h + (t - RADIUS), height)
-                acc += tl.load(taps_ptr + t) * tl.load(blurred_ptr + src * width + cols, mask=inside, other=0.0)
-            result = result.to(tl.float32) - acc
-        if MASKED:
-            hit = tl.load(mask_ptr + offsets, mask=inside, other=0) != 0
-            if NOISE:
-                filler = tl.randn(tl.load(seed_ptr), offsets) * fill_scale
-            else:
-                filler = tl.zeros((BLOCK_R, BLOCK_C), dtype=tl.float32) + fill_value
-            result = tl.where(hit, filler.to(result.dtype), result)
-        tl.store(out_ptr + offsets, result.to(out_ptr.dtype.element_ty), mask=inside)
+            # the input rows of the stripe, reflected: the vertical blur is then the same band everywhere
+            sources = _reflect(first_row - RADIUS + tl.arange(0, 2 * TR), height)[:, None] * width
+            bh = tl.load(bh_ptr + tl.arange(0, TR)[:, None] * (2 * TR) + tl.arange(0, 2 * TR)[None, :])
+            square = tl.arange(0, CW)[:, None] * CW + lanes
+            t0 = tl.load(t0_ptr + square)
+            t1 = tl.load(t1_ptr + square)
+            # chunk c of the reflected columns holds input columns reflect(c * CW + j - RADIUS)
+            window = tl.load(x_ptr + base + sources + _reflect(lanes - RADIUS, width)).to(tl.float32)
+            current = tl.dot(bh, window, input_precision="tf32x3")
+        if MASK == 2:
+            box = boxes_ptr + plane * 5
+            focal = tl.load(box) != 0
+            top, bottom, left, right = tl.load(box + 1), tl.load(box + 2), tl.load(box + 3), tl.load(box + 4)
+            cell_rows = cells_ptr + plane * grid_h * grid_w + (rows // cell_h) * grid_w
+        for chunk in tl.static_range(CHUNKS):
+            cols = chunk * CW + lanes
+            inside = (rows < height) & (cols < width)
+            offsets = base + rows * width + cols
+            result = tl.load(x_ptr + offsets, mask=inside, other=0.0).to(tl.float32)
+            if HIGHPASS:
+                window = tl.load(x_ptr + base + sources + _reflect(cols + CW - RADIUS, width)).to(tl.float32)
+                following = tl.dot(bh, window, input_precision="tf32x3")
+                result -= tl.dot(current, t0, input_precision="tf32x3")
+                result -= tl.dot(following, t1, input_precision="tf32x3")
+                current = following
+            if MASK != 0:
+                if MASK == 1:
+                    hit = tl.load(mask_ptr + offsets, mask=inside, other=0) != 0
+                else:
+                    in_box = (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)
+                    if INVERT:
+                        in_box = in_box == 0
+                    in_cell = tl.load(cell_rows + cols // cell_w, mask=inside, other=0) != 0
+                    hit = tl.where(focal, in_box, in_cell)
+                if NOISE:
+                    filler = tl.randn(tl.load(seed_ptr), offsets) * fill_scale
+                else:
+                    filler = tl.zeros((TR, CW), dtype=tl.float32) + fill_value
+                result = tl.where(hit, filler, result)
+            tl.store(out_ptr + offsets, result.to(out_ptr.dtype.element_ty), mask=inside)
 
     @torch.library.triton_op("maskaug::highpass_fill", mutates_args=())
     def highpass_fill(
         x: torch.Tensor,
-        taps: torch.Tensor,
+        bh: torch.Tensor,
+        t0: torch.Tensor,
+        t1: torch.Tensor,
         mask: torch.Tensor,
+        cells: torch.Tensor,
+        boxes: torch.Tensor,
         seed: torch.Tensor,
-        highpass: bool,
-        masked: bool,
+        radius: int,
+        mask_mode: int,
         noise: bool,
+        invert: bool,
+        cell_h: int,
+        cell_w: int,
         fill_scale: float,
         fill_value: float,
     ) -> torch.Tensor:
         """``where(mask, fill, x - blur(x))`` over the last two axes of a contiguous ``x``.
 
-        ``taps`` are float32 Gaussian taps; ``mask`` is a uint8 tensor of ``x``'s shape (ignored
-        unless ``masked``); ``seed`` a one-element int64 tensor (used when ``noise``).
+        ``radius`` 0 skips the high-pass (``bh``, ``t0``, ``t1`` from `_matrices` otherwise).
+        ``mask_mode`` 0: no mask; 1: ``mask``, uint8 of ``x``'s shape; 2: per plane, ``cells``
+        (uint8 ``(P, GH, GW)``, cells of ``cell_h x cell_w``) unless its ``boxes`` row
+        ``(focal, top, bottom, left, right)`` (int32 ``(P, 5)``) says focal, then the box (or
+        its outside, with ``invert``). ``seed``: one-element int64 tensor (used when ``noise``).
         """
         height, width = x.shape[-2], x.shape[-1]
-        n_rows = x.numel() // width if width else 0
         out = torch.empty_like(x)
         if x.numel() == 0:
             return out
-        radius = taps.numel() // 2
-        grid = (triton.cdiv(n_rows, BLOCK_ROWS), triton.cdiv(width, BLOCK_COLS))
-        blurred = x
-        if highpass:
-            blurred = torch.empty(x.shape, dtype=torch.float32, device=x.device)
-            _launch(_blur_rows)[grid](
-                x, taps, blurred, n_rows, width, RADIUS=radius, BLOCK_R=BLOCK_ROWS, BLOCK_C=BLOCK_COLS
-            )
-        _launch(_finish)[grid](
-            x, blurred, taps, mask, seed, out, n_rows, height, width, fill_scale, fill_value,
-            RADIUS=radius, HIGHPASS=highpass, MASKED=masked, NOISE=noise, BLOCK_R=BLOCK_ROWS, BLOCK_C=BLOCK_COLS,
+        tile_rows = bh.shape[0] if radius else TILE_ROWS
+        planes = x.numel() // (height * width)
+        grid = (planes, triton.cdiv(height, tile_rows))
+        _launch(_fused)[grid](
+            x, out, bh, t0, t1, mask, cells, boxes, seed,
+            height, width, cells.shape[-2], cells.shape[-1], cell_h, cell_w, fill_scale, fill_value,
+            RADIUS=radius, HIGHPASS=radius > 0, MASK=mask_mode, NOISE=noise, INVERT=invert, TR=tile_rows, CW=CHUNK,
+            CHUNKS=triton.cdiv(width, CHUNK),
+            num_warps=NUM_WARPS,
         )
         return out
+
+
+def packs(drawn, x: torch.Tensor) -> bool:
+    """Whether the kernel can compute ``drawn``'s mask itself (see `pack`)."""
+    geo = drawn.geo
+    order = [*geo.sample, *([] if geo.channel is None else [geo.channel]), *geo.masked]
+    return len(geo.masked) == 2 and order == list(range(x.ndim))
+
+
+def pack(drawn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cells and boxes of a drawn mask (a ``maskaug.masks._Drawn``) as the kernel reads them.
+
+    The kernel computes the mask of a plane from its cells and box when ``x``'s axes are the
+    sample axes, then the channel axis (if any), then the two masked axes, in that order
+    (`packs`).
+
+    Shape:
+        - output: uint8 ``(P, GH, GW)`` and int32 ``(P, 5)``, ``P`` the planes of ``x``.
+    """
+    geo = drawn.geo
+    lead = len(geo.sample) + 1
+    planes = (*x.shape[: len(geo.sample)], 1 if geo.channel is None else x.shape[geo.channel])
+    cells = drawn.grid.expand(*planes, *drawn.grid.shape[lead:]).reshape(-1, *drawn.grid.shape[lead:])
+    boxes = torch.zeros(cells.shape[0], 5, dtype=torch.int32, device=x.device)
+    if drawn.focal is not None:
+        start = drawn.start.expand(*planes, 2).reshape(-1, 2)
+        end = start + drawn.extent.expand(*planes, 2).reshape(-1, 2)
+        focal = drawn.focal.reshape(*drawn.focal.shape, 1).expand(planes).reshape(-1)
+        boxes = torch.stack([focal.long(), start[:, 0], end[:, 0], start[:, 1], end[:, 1]], dim=1).int()
+    return cells.contiguous().view(torch.uint8), boxes
 
 
 def fused(
     x: torch.Tensor,
     *,
-    taps: torch.Tensor | None,
-    mask: torch.Tensor | None,
+    sigma: float | None,
+    kernel_size: int | None = None,
+    mask: torch.Tensor | None = None,
+    drawn=None,
     fill: str = "noise",
     noise_std: float = 1.0,
     value: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """High-pass over the last two axes (when ``taps`` is given), then mask and fill (when ``mask`` is).
+    """High-pass over the last two axes (when ``sigma`` is given), then mask and fill.
+
+    The mask is ``mask``, or the drawn mask ``drawn`` (a ``maskaug.masks._Drawn`` that `packs`
+    accepts), or none.
 
     Shape:
-        - x: ``(..., H, W)``, any float dtype, on CUDA (or CPU under the interpreter).
+        - x: ``(..., H, W)``, half or single precision, on CUDA (or CPU under the interpreter).
         - mask: bool, broadcastable to ``x.shape``.
         - output: ``x.shape`` and ``x.dtype``.
     """
+    from maskaug.highpass import _kernel_size  # highpass imports this module
+
     x = x.contiguous()
-    highpass = taps is not None
-    masked = mask is not None
-    noise = masked and fill == "noise"
-    taps_f32 = taps.to(device=x.device, dtype=torch.float32) if highpass else x.new_zeros(1, dtype=torch.float32)
-    if masked:
-        mask_u8 = mask.to(x.device).expand(x.shape).contiguous().view(torch.uint8)
-    else:
-        mask_u8 = x.new_zeros(1, dtype=torch.uint8)
+    radius = 0
+    bh = t0 = t1 = x.new_zeros(1, dtype=torch.float32)
+    if sigma is not None:
+        size = _kernel_size(sigma, kernel_size)
+        radius = size // 2
+        bh, t0, t1 = _matrices(float(sigma), size, TILE_ROWS if 2 * radius <= TILE_ROWS else 64, x.device)
+    mask_u8 = x.new_zeros(1, dtype=torch.uint8)
+    cells, boxes, mode, cell = mask_u8[None, None], x.new_zeros(1, 5, dtype=torch.int32), 0, (1, 1)
+    if drawn is not None:
+        (cells, boxes), mode, cell = pack(drawn, x), 2, drawn.cells
+    elif mask is not None:
+        mask_u8, mode = mask.to(x.device).expand(x.shape).contiguous().view(torch.uint8), 1
+    noise = mode != 0 and fill == "noise"
     seed = draw_seed(generator, x.device) if noise else x.new_zeros(1, dtype=torch.int64)
-    return highpass_fill(x, taps_f32, mask_u8, seed, highpass, masked, noise, float(noise_std), float(value))
+    invert = bool(drawn is not None and drawn.invert)
+    return highpass_fill(x, bh, t0, t1, mask_u8, cells, boxes, seed, radius, mode, noise, invert, cell[0], cell[1],
+                         float(noise_std), float(value))

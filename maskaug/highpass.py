@@ -293,9 +293,9 @@ def highpass(
         return x.clone()
     if x.device.type == "cpu" and all(x.shape[axis] <= MATMUL_MAX_LENGTH for axis in axes):
         return _highpass_cpu(x.to(work), axes, sigma, size).to(x.dtype)
+    if _triton.usable(x, radius) and axes == (x.ndim - 2, x.ndim - 1):
+        return _triton.fused(x, sigma=sigma, kernel_size=size)
     taps = gaussian_kernel(sigma, size, dtype=work, device=x.device)
-    if _triton.usable(x) and axes == (x.ndim - 2, x.ndim - 1):
-        return _triton.fused(x, taps=taps, mask=None)
     signal = x.to(work).contiguous()
     blurred = signal
     for axis in axes:

@@ -504,7 +504,7 @@ def _fill(
         - output: ``x.shape``.
     """
     if _triton.usable(x) and x.ndim >= 2:
-        return _triton.fused(x, taps=None, mask=mask, fill=fill, noise_std=noise_std, value=value, generator=generator)
+        return _triton.fused(x, sigma=None, mask=mask, fill=fill, noise_std=noise_std, value=value, generator=generator)
     if fill == "noise" and x.device.type == "cpu" and not torch.compiler.is_compiling():
         # On the CPU a data-dependent size costs no synchronization: draw noise only where needed.
         # Every element of the mask stands for x.numel() / mask.numel() elements of x.

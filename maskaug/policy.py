@@ -18,7 +18,7 @@ from torch import nn
 from maskaug import _cellfill, _random, _triton
 from maskaug._checks import Range, check_floating, check_nonnegative, check_positive, check_probability, check_range
 from maskaug._layout import Layout
-from maskaug.highpass import _kernel_size, gaussian_kernel, highpass
+from maskaug.highpass import _kernel_size, highpass
 from maskaug.masks import (
     Cell,
     _check_fill_value,
@@ -199,13 +199,26 @@ class MSCNMask(nn.Module):
         if self.fill == "constant":
             _check_fill_value(self.value, x.dtype)
         drawn = self._draw(x.shape, x.device)
-        last_two = self.highpass_dims == (x.ndim - 2, x.ndim - 1)
         mask = _render(drawn) if self.return_mask else None
-        if self.highpass_sigma is not None and last_two and _triton.usable(x):
-            taps = gaussian_kernel(self.highpass_sigma, self.highpass_kernel_size, dtype=torch.float32, device=x.device)
-            out = _triton.fused(x, taps=taps, mask=_render(drawn) if mask is None else mask, fill=self.fill,
-                                noise_std=self.noise_std, value=self.value, generator=self.generator)
+        sigma, size = self.highpass_sigma, self.highpass_kernel_size
+        radius = 0 if sigma is None else _kernel_size(sigma, size) // 2
+        fill = dict(fill=self.fill, noise_std=self.noise_std, value=self.value, generator=self.generator)
+        last_two = self.highpass_dims == (x.ndim - 2, x.ndim - 1)
+        if (sigma is None or last_two) and _triton.usable(x, radius):
+            # one kernel: high-pass, the mask computed from the drawn cells and boxes, and the fill
+            if _triton.packs(drawn, x):
+                out = _triton.fused(x, sigma=sigma, kernel_size=size, drawn=drawn, **fill)
+            else:
+                out = _triton.fused(x, sigma=sigma, kernel_size=size, mask=_render(drawn) if mask is None else mask, **fill)
             return (out, mask) if self.return_mask else out
+        if sigma is not None:
+            x = highpass(x, sigma, dims=self.highpass_dims, kernel_size=size)
+        # the high-passed tensor is ours to overwrite; the caller's input is not
+        if _cellfill.usable(x, drawn):
+            out = _cellfill.fill_(x if sigma is not None else x.clone(), drawn, **fill)
+        else:
+            out = _fill(x, _render(drawn) if mask is None else mask, **fill, overwrite=sigma is not None)
+        return (out, mask) if self.return_mask else out
         filtered = self.highpass_sigma is not None
         if filtered:
             x = highpass(x, self.highpass_sigma, dims=self.highpass_dims, kernel_size=self.highpass_kernel_size)

@@ -7,10 +7,13 @@ before Triton is imported); on a machine with a GPU, run it directly to check th
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from maskaug import MSCNMask, _triton, apply_mask, highpass
+from maskaug.masks import _render
 from test_highpass import reference_highpass
 
 
@@ -29,15 +32,26 @@ def test_kernels_are_used(device):
     assert not _triton.usable(torch.zeros(2, 2, device=device, requires_grad=True))
 
 
-@pytest.mark.parametrize("shape", [(1, 40, 36), (2, 3, 37, 130), (2, 1, 3, 20, 20), (17, 300)])
-@pytest.mark.parametrize(("sigma", "kernel_size"), [(5.0, None), (5.0, 11), (1.5, None)])
+@pytest.mark.parametrize("shape", [(1, 40, 36), (2, 3, 37, 130), (2, 1, 3, 20, 20), (17, 300), (1, 70, 200)])
+@pytest.mark.parametrize(("sigma", "kernel_size"), [(5.0, None), (5.0, 11), (1.5, None), (10.0, None)])
 def test_highpass_matches_float64_reference(device, shape, sigma, kernel_size):
-    if min(shape[-2:]) <= (kernel_size or 31) // 2 and sigma == 5.0:
+    radius = (kernel_size or 2 * math.ceil(3 * sigma) + 1) // 2
+    if min(shape[-2:]) <= radius:
         pytest.skip("axis shorter than the kernel radius")
     x64 = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     expected = reference_highpass(x64.numpy(), sigma, (len(shape) - 2, len(shape) - 1), kernel_size)
-    got = highpass(x64.float().to(device), sigma, kernel_size=kernel_size).cpu().double().numpy()
+    # the kernel itself (on the CPU, highpass takes its own path even under the interpreter)
+    got = _triton.fused(x64.float().to(device), sigma=sigma, kernel_size=kernel_size).cpu().double().numpy()
     assert abs(got - expected).max() <= 1e-5 * abs(expected).max()
+    if device.type == "cuda":
+        got = highpass(x64.float().to(device), sigma, kernel_size=kernel_size).cpu().double().numpy()
+        assert abs(got - expected).max() <= 1e-5 * abs(expected).max()
+
+
+def test_radius_beyond_the_kernel_takes_the_torch_path(device):
+    x = torch.randn(1, 80, 80, device=device)
+    assert _triton.usable(x, radius=_triton.MAX_RADIUS) and not _triton.usable(x, radius=_triton.MAX_RADIUS + 1)
+    torch.testing.assert_close(highpass(x, 12.0), highpass(x.double(), 12.0).float(), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -105,3 +119,48 @@ def test_empty_batch(device):
     assert highpass(torch.randn(0, 3, 32, 32, device=device), 5.0).shape == (0, 3, 32, 32)
     y = MSCNMask(layout="b c h w", cell=8, highpass_sigma=2.0)(torch.randn(0, 3, 32, 32, device=device))
     assert y.shape == (0, 3, 32, 32)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_kernel_half_precision_rounds_once(device, dtype):
+    x = torch.randn(2, 3, 40, 70, device=device).to(dtype)
+    got = _triton.fused(x, sigma=2.0)
+    assert got.dtype == dtype
+    expected = highpass(x.double(), 2.0).to(dtype)
+    torch.testing.assert_close(got.float(), expected.float(), atol=1e-2, rtol=1e-2)
+
+
+POLICIES = {
+    "grid, shared": dict(focal_prob=0.0, channel_independent_prob=0.0),
+    "focal, independent": dict(focal_prob=1.0, channel_independent_prob=1.0),
+    "mixed": dict(focal_prob=0.5, channel_independent_prob=0.5, p=0.8),
+    "inverted focal": dict(focal_prob=0.5, focal_invert=True),
+    "ratio range": dict(ratio=(0.1, 0.5), focal_prob=0.3),
+}
+LAYOUTS = {"b c h w": (4, 3, 30, 70), "c h w": (3, 33, 40), "b h w": (3, 20, 24), "h w": (36, 65)}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_mask_computed_in_the_kernel_is_the_drawn_mask(device, policy, layout):
+    shape = LAYOUTS[layout]
+    module = MSCNMask(layout=layout, cell=(8, 7), highpass_sigma=None, generator=gen(4, device), **POLICIES[policy])
+    drawn = module._draw(shape, device)
+    assert _triton.packs(drawn, torch.empty(shape))
+    x = torch.rand(shape, device=device)
+    mask = _render(drawn).expand(shape)
+    constant = _triton.fused(x, sigma=None, drawn=drawn, fill="constant", value=5.0)
+    assert torch.equal(constant == 5.0, mask) and torch.equal(constant[~mask], x[~mask])
+    # noise: the element mask read from memory and the mask computed in the kernel give the same bits
+    packed = _triton.fused(x, sigma=2.0, drawn=drawn, noise_std=0.5, generator=gen(9, device))
+    dense = _triton.fused(x, sigma=2.0, mask=mask, noise_std=0.5, generator=gen(9, device))
+    assert torch.equal(packed, dense)
+
+
+def test_layouts_the_kernel_cannot_mask_read_the_element_mask(device):
+    x = torch.randn(2, 3, 4, 16, 16, device=device)
+    module = MSCNMask(layout="b c t h w", mask_axes="h w", cell=4, highpass_sigma=1.0, return_mask=True,
+                      fill="constant", value=9.0, generator=gen(0, device))
+    assert not _triton.packs(module._draw(x.shape, device), x)
+    y, mask = module(x)
+    assert torch.equal(y == 9.0, mask.expand_as(x))

@@ -1,9 +1,9 @@
-"""Block sizes of the fused Triton kernels, timed against the memory floor on one device.
+"""Tile shapes of the fused Triton kernel, timed against the memory floor on one device.
 
-For each dtype and each ``(BLOCK_ROWS, BLOCK_COLS)`` tile, the median time of the fused high-pass
-with a noise fill (``maskaug._triton.fused``) on the image batch, next to ``x.clone()``. Each tile's
-output is checked against the default tile's first: a tile that changes the result is reported,
-not timed. Prints a table; writes JSON.
+For each dtype and each ``(TILE_ROWS, NUM_WARPS)`` setting, the median time of the fused high-pass
+with a noise fill (``maskaug._triton.fused``) on the image batch, next to ``x.clone()``. Each
+setting's output is checked against the default's first: one that changes the result by more than
+float32 rounding (1e-5 of the largest value) is reported, not timed. Prints a table; writes JSON.
 
     python -m benchmarks.masking.tune --out benchmarks/masking/results/tune-cuda.json
 """
@@ -18,19 +18,16 @@ from pathlib import Path
 import torch
 
 from maskaug import _triton
-from maskaug.highpass import gaussian_kernel
 
 from .peers import device_name, time_ms
 
-TILES = ((8, 128), (4, 256), (16, 128), (8, 256), (16, 64), (32, 64), (4, 512), (2, 512))
+TILES = ((32, 4), (32, 8), (64, 4), (64, 8), (32, 2))
 
 
 def fused_call(x: torch.Tensor, mask: torch.Tensor, seed: int):
     """The fused high-pass and noise fill of ``x`` under ``mask``, with a fixed noise seed."""
-    taps = gaussian_kernel(5.0)
-
     def call() -> torch.Tensor:
-        return _triton.fused(x, taps=taps, mask=mask, generator=torch.Generator(x.device).manual_seed(seed))
+        return _triton.fused(x, sigma=5.0, mask=mask, generator=torch.Generator(x.device).manual_seed(seed))
 
     return call
 
@@ -40,7 +37,7 @@ def run(args: argparse.Namespace) -> dict:
     if not _triton.usable(torch.empty(1, device=device)):
         raise SystemExit(f"the fused kernels do not run on {device} (a CPU needs TRITON_INTERPRET=1)")
     generator = torch.Generator(device).manual_seed(0)
-    default = (_triton.BLOCK_ROWS, _triton.BLOCK_COLS)
+    default = (_triton.TILE_ROWS, _triton.NUM_WARPS)
     rows = []
     try:
         for dtype_name in args.dtypes:
@@ -52,28 +49,28 @@ def run(args: argparse.Namespace) -> dict:
             print(f"{dtype_name:<9} {'clone':<10} {floor:8.3f} ms", flush=True)
             reference = None
             for tile in (default, *(t for t in TILES if t != default)):
-                _triton.BLOCK_ROWS, _triton.BLOCK_COLS = tile
+                _triton.TILE_ROWS, _triton.NUM_WARPS = tile
                 call = fused_call(x, mask, seed=1)
                 out = call()
-                row = {"dtype": dtype_name, "tile": f"{tile[0]}x{tile[1]}"}
+                row = {"dtype": dtype_name, "tile": f"{tile[0]} rows, {tile[1]} warps"}
                 if reference is None:
-                    reference = out
-                if not torch.equal(out, reference):
-                    row["skipped"] = "differs from the default tile's output"
+                    reference = out.float()
+                if (out.float() - reference).abs().max() > 1e-5 * reference.abs().max():
+                    row["skipped"] = "differs from the default setting's output"
                 else:
                     row["median_ms"] = time_ms(call, device=device, repeats=args.repeats, warmup=args.warmup)
                     row["x_floor"] = row["median_ms"] / floor
                 rows.append(row)
                 shown = row.get("skipped") or f"{row['median_ms']:8.3f} ms {row['x_floor']:6.2f}x floor"
-                print(f"{dtype_name:<9} {row['tile']:<10} {shown}", flush=True)
+                print(f"{dtype_name:<9} {row['tile']:<18} {shown}", flush=True)
     finally:
-        _triton.BLOCK_ROWS, _triton.BLOCK_COLS = default
+        _triton.TILE_ROWS, _triton.NUM_WARPS = default
     return {
         "device": device_name(device),
         "torch": torch.__version__,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "shape": [args.batch, 3, args.size, args.size],
-        "default_tile": f"{default[0]}x{default[1]}",
+        "default_tile": f"{default[0]} rows, {default[1]} warps",
         "repeats": args.repeats,
         "rows": rows,
     }
