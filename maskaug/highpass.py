@@ -193,8 +193,8 @@ CHUNK = 2**19
 def _highpass_cpu(x: torch.Tensor, axes: tuple[int, ...], sigma: float, size: int) -> torch.Tensor:
     """``x`` minus its blur along ``axes`` by `_blur_cpu`; in chunks along axis 0 unless it is blurred.
 
-    Fresh memory costs page faults, so the passes take turns in two buffers, reused from chunk to
-    chunk, and a single chunk's result goes into the buffer the last pass read.
+    The passes take turns in two buffers, reused from chunk to chunk (nothing is concatenated),
+    and a single chunk's result goes into the buffer the last pass read.
 
     Shape:
         - x: any shape, float32 or float64.

@@ -35,14 +35,18 @@ def render(result: dict) -> str:
     lines += [f"| {name} | {ms:.3f} | {timings['batch'][name]:.3f} |" for name, ms in timings["sample"].items()]
     lines += ["", "| ratio | one sample | batch |", "|---|---:|---:|"]
     lines += [f"| {name} | {ratios['sample'][name]:.2f} | {ratios['batch'][name]:.2f} |" for name in ratios["sample"]]
+    loader = pipe["dataloader"]
+    workers = f"{loader['workers']} worker process{'es' if loader['workers'] != 1 else ''}"
+    lost = 100 * (1 - pipe["simclr_mscn_views_per_s"] / pipe["simclr_views_per_s"])
     lines += [
         "",
-        f"| SimCLR CPU pipeline, input {pipe['input']} | views/s |",
-        "|---|---:|",
-        f"| torchvision v2 SimCLR augmentation | {pipe['simclr_views_per_s']:.1f} |",
-        f"| same + `MSCNMask(layout=\"c h w\")` | {pipe['simclr_mscn_views_per_s']:.1f} |",
-        f"| cost of masking, in time per view | {pipe['mscn_cost_percent']:+.1f}% |",
-        f"| views/s lost to masking | {100 * (1 - pipe['simclr_mscn_views_per_s'] / pipe['simclr_views_per_s']):.1f}% |",
+        f"| SimCLR CPU pipeline, input {pipe['input']}, views/s | DataLoader, {workers} | "
+        f"in one process, {result['threads']} threads |",
+        "|---|---:|---:|",
+        f"| torchvision v2 SimCLR augmentation | {loader['simclr_views_per_s']:.1f} | {pipe['simclr_views_per_s']:.1f} |",
+        f"| same + `MSCNMask(layout=\"c h w\")` | {loader['simclr_mscn_views_per_s']:.1f} | "
+        f"{pipe['simclr_mscn_views_per_s']:.1f} |",
+        f"| views/s lost to masking | {loader['views_lost_percent']:.1f}% | {lost:.1f}% |",
     ]
     return "\n".join(lines)
 

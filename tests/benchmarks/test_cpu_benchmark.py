@@ -29,7 +29,9 @@ RATIOS = {
     "highpass k31 / GaussianBlur(31)",
     "highpass k11 / highpass k31",
 }
-PIPELINE = {"input", "views_per_repeat", "simclr_views_per_s", "simclr_mscn_views_per_s", "mscn_cost_percent"}
+PIPELINE = {"input", "views_per_repeat", "simclr_views_per_s", "simclr_mscn_views_per_s", "mscn_cost_percent",
+            "dataloader"}
+LOADER = {"workers", "views_per_epoch", "simclr_views_per_s", "simclr_mscn_views_per_s", "views_lost_percent"}
 METADATA = {"device", "torch", "torchvision", "maskaug", "threads", "date", "command", "repeats", "warmup", "batch"}
 
 
@@ -42,7 +44,8 @@ def run(*args: str) -> str:
 def benchmark(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The JSON path and printed table of one tiny run."""
     out = tmp_path_factory.mktemp("benchmark") / "cpu.json"
-    printed = run("benchmarks.masking.cpu", "--repeats", "2", "--batch", "2", "--threads", "1", "--out", str(out))
+    printed = run("benchmarks.masking.cpu", "--repeats", "2", "--batch", "2", "--threads", "1", "--workers", "1",
+                  "--out", str(out))
     return out, printed
 
 
@@ -59,6 +62,10 @@ def test_cpu_benchmark_writes_every_row(benchmark: tuple[Path, str]) -> None:
         assert set(result["ratios"][kind]) == RATIOS
     assert set(result["pipeline"]) == PIPELINE
     assert result["pipeline"]["simclr_views_per_s"] > 0 and result["pipeline"]["simclr_mscn_views_per_s"] > 0
+    loader = result["pipeline"]["dataloader"]
+    assert set(loader) == LOADER and loader["workers"] == 1
+    assert loader["simclr_views_per_s"] > 0 and loader["simclr_mscn_views_per_s"] > 0
+    assert "in a DataLoader with 1 workers" in printed
     for name in OPERATIONS | RATIOS:
         assert name in printed
 
@@ -69,3 +76,4 @@ def test_docs_table_renders_a_fresh_result(benchmark: tuple[Path, str]) -> None:
     for name in OPERATIONS | RATIOS:
         assert f"| {name} |" in table
     assert "views/s" in table and json.loads(out.read_text())["command"] in table
+    assert "DataLoader, 1 worker process" in table
