@@ -1,8 +1,7 @@
 """Fused GPU kernel (Triton): the high-pass over the last two axes, the mask and the fill, in one pass.
 
 Each program makes a stripe of ``TILE_ROWS`` output rows of one plane (one ``H x W`` image of one
-channel of one sample), ``CHUNK`` columns at a time (a loop unrolled for each width), on the
-tensor cores:
+channel of one sample), ``CHUNK`` columns at a time, on the tensor cores:
 
 1. it gathers the ``2 * TILE_ROWS`` input rows around the stripe and ``CHUNK`` columns, reflected
    at the borders, so that both blurs become products with fixed banded matrices: the vertical
@@ -12,7 +11,8 @@ tensor cores:
    in registers, never stored) or a constant, and stores the result: ``x`` is read from memory
    about twice (the stripe's halo) and the output written once.
 
-The products run in ``tf32x3`` (three TF32 products, float32 accuracy). The mask is read either
+The products run in ``tf32x3`` (three TF32 products, float32 accuracy) on float32 inputs, and
+in TF32 on half-precision ones, whose output holds fewer bits than one TF32 product. The mask is read either
 as a tensor of ``x``'s shape, or (for `MSCNMask`) computed in the kernel from the drawn cells of
 each plane and its box, so the element mask is never written.
 
@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import functools
 import os
+from contextlib import nullcontext
 
 import torch
 
 try:
     import triton
     import triton.language as tl
+    from torch.library import wrap_triton
 except ImportError:  # pragma: no cover - triton ships with CUDA builds of torch
     triton = None
 
@@ -42,8 +44,8 @@ _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 TILE_ROWS = 32
 #: Columns per step of a program, and the size of the horizontal blur's matrices.
 CHUNK = 64
-#: Warps per program.
-NUM_WARPS = 4
+#: Warps per program (8 keeps the 32-row tiles in registers: 4 spilled when compiled for an H100).
+NUM_WARPS = 8
 #: The largest kernel radius the fused kernel filters (sigma 10.6 with the full Gaussian).
 MAX_RADIUS = 32
 
@@ -54,7 +56,8 @@ def usable(x: torch.Tensor, radius: int = 0) -> bool:
     """Whether the fused kernel can run on ``x`` (with a high-pass of ``radius``, if any).
 
     It needs Triton, a half or single precision ``x`` that does not need a gradient, on CUDA (or
-    on the CPU under ``TRITON_INTERPRET=1``), and a radius of at most `MAX_RADIUS`. Setting
+    on the CPU under ``TRITON_INTERPRET=1``), and a radius of at most `MAX_RADIUS`, shorter than
+    both filtered axes. Setting
     ``MASKAUG_DISABLE_TRITON=1`` turns it off. Everything else takes the pure-torch path, which
     gives the same masks and agrees on the filtered values within float32 rounding (the noise fill
     is drawn by a different generator algorithm).
@@ -63,8 +66,8 @@ def usable(x: torch.Tensor, radius: int = 0) -> bool:
         return False
     if x.requires_grad and torch.is_grad_enabled():
         return False
-    if radius > MAX_RADIUS:
-        return False
+    if radius > MAX_RADIUS or (radius and (x.ndim < 2 or min(x.shape[-2:]) <= radius)):
+        return False  # the torch path filters, or says why it can't
     return x.is_cuda or (_INTERPRET and x.device.type == "cpu")
 
 
@@ -100,10 +103,6 @@ def _matrices(sigma: float, size: int, tile_rows: int, device: torch.device) -> 
 
 if triton is not None:
 
-    def _launch(kernel):
-        """The kernel as torch.compile can trace it (the interpreter's kernels are launched directly)."""
-        return kernel if _INTERPRET else torch.library.wrap_triton(kernel)
-
     @triton.jit
     def _reflect(index, length):
         """Reflect ``index`` once at both ends of ``[0, length)``, then clamp it there (for rows nobody keeps)."""
@@ -114,8 +113,8 @@ if triton is not None:
     @triton.jit
     def _fused(
         x_ptr, out_ptr, bh_ptr, t0_ptr, t1_ptr, mask_ptr, cells_ptr, boxes_ptr, seed_ptr,
-        height, width, grid_h, grid_w, cell_h, cell_w, fill_scale, fill_value,
-        RADIUS: tl.constexpr, HIGHPASS: tl.constexpr, MASK: tl.constexpr, NOISE: tl.constexpr,
+        height, width, radius, grid_h, grid_w, cell_h, cell_w, fill_scale, fill_value,
+        HIGHPASS: tl.constexpr, PRECISION: tl.constexpr, MASK: tl.constexpr, NOISE: tl.constexpr,
         INVERT: tl.constexpr, TR: tl.constexpr, CW: tl.constexpr, CHUNKS: tl.constexpr,
     ):
         plane = tl.program_id(0).to(tl.int64)
@@ -125,29 +124,30 @@ if triton is not None:
         lanes = tl.arange(0, CW)[None, :]
         if HIGHPASS:
             # the input rows of the stripe, reflected: the vertical blur is then the same band everywhere
-            sources = _reflect(first_row - RADIUS + tl.arange(0, 2 * TR), height)[:, None] * width
-            bh = tl.load(bh_ptr + tl.arange(0, TR)[:, None] * (2 * TR) + tl.arange(0, 2 * TR)[None, :])
+            sources = _reflect(first_row - radius + tl.arange(0, 2 * TR), height)[:, None] * width
+            band = tl.arange(0, TR)[:, None] * (2 * TR) + tl.arange(0, 2 * TR)[None, :]
             square = tl.arange(0, CW)[:, None] * CW + lanes
-            t0 = tl.load(t0_ptr + square)
-            t1 = tl.load(t1_ptr + square)
-            # chunk c of the reflected columns holds input columns reflect(c * CW + j - RADIUS)
-            window = tl.load(x_ptr + base + sources + _reflect(lanes - RADIUS, width)).to(tl.float32)
-            current = tl.dot(bh, window, input_precision="tf32x3")
+            # chunk c of the reflected columns holds input columns reflect(c * CW + j - radius)
+            window = tl.load(x_ptr + base + sources + _reflect(lanes - radius, width)).to(tl.float32)
+            current = tl.dot(tl.load(bh_ptr + band), window, input_precision=PRECISION)
         if MASK == 2:
             box = boxes_ptr + plane * 5
             focal = tl.load(box) != 0
             top, bottom, left, right = tl.load(box + 1), tl.load(box + 2), tl.load(box + 3), tl.load(box + 4)
             cell_rows = cells_ptr + plane * grid_h * grid_w + (rows // cell_h) * grid_w
-        for chunk in tl.static_range(CHUNKS):
+        if NOISE:
+            seed = tl.load(seed_ptr)
+        # a loop, not unrolled: the matrices are loaded where they are used, so nothing spills
+        for chunk in tl.range(0, CHUNKS):
             cols = chunk * CW + lanes
             inside = (rows < height) & (cols < width)
             offsets = base + rows * width + cols
             result = tl.load(x_ptr + offsets, mask=inside, other=0.0).to(tl.float32)
             if HIGHPASS:
-                window = tl.load(x_ptr + base + sources + _reflect(cols + CW - RADIUS, width)).to(tl.float32)
-                following = tl.dot(bh, window, input_precision="tf32x3")
-                result -= tl.dot(current, t0, input_precision="tf32x3")
-                result -= tl.dot(following, t1, input_precision="tf32x3")
+                window = tl.load(x_ptr + base + sources + _reflect(cols + CW - radius, width)).to(tl.float32)
+                following = tl.dot(tl.load(bh_ptr + band), window, input_precision=PRECISION)
+                result -= tl.dot(current, tl.load(t0_ptr + square), input_precision=PRECISION)
+                result -= tl.dot(following, tl.load(t1_ptr + square), input_precision=PRECISION)
                 current = following
             if MASK != 0:
                 if MASK == 1:
@@ -155,11 +155,11 @@ if triton is not None:
                 else:
                     in_box = (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)
                     if INVERT:
-                        in_box = in_box == 0
+                        in_box = ~in_box
                     in_cell = tl.load(cell_rows + cols // cell_w, mask=inside, other=0) != 0
                     hit = tl.where(focal, in_box, in_cell)
                 if NOISE:
-                    filler = tl.randn(tl.load(seed_ptr), offsets) * fill_scale
+                    filler = tl.randn(seed, offsets) * fill_scale
                 else:
                     filler = tl.zeros((TR, CW), dtype=tl.float32) + fill_value
                 result = tl.where(hit, filler, result)
@@ -199,13 +199,18 @@ if triton is not None:
         tile_rows = bh.shape[0] if radius else TILE_ROWS
         planes = x.numel() // (height * width)
         grid = (planes, triton.cdiv(height, tile_rows))
-        _launch(_fused)[grid](
-            x, out, bh, t0, t1, mask, cells, boxes, seed,
-            height, width, cells.shape[-2], cells.shape[-1], cell_h, cell_w, fill_scale, fill_value,
-            RADIUS=radius, HIGHPASS=radius > 0, MASK=mask_mode, NOISE=noise, INVERT=invert, TR=tile_rows, CW=CHUNK,
-            CHUNKS=triton.cdiv(width, CHUNK),
-            num_warps=NUM_WARPS,
-        )
+        # the matrices are float32; half-precision inputs and outputs need no more than one TF32 product
+        precision = "tf32x3" if x.dtype == torch.float32 else "tf32"
+        kernel = _fused if _INTERPRET else wrap_triton(_fused)
+        # Triton launches on the current device, which need not be x's
+        on_device = torch.cuda.device(x.device) if x.is_cuda and not torch.compiler.is_compiling() else nullcontext()
+        with on_device:
+            kernel[grid](
+                x, out, bh, t0, t1, mask, cells, boxes, seed,
+                height, width, radius, cells.shape[-2], cells.shape[-1], cell_h, cell_w, fill_scale, fill_value,
+                HIGHPASS=radius > 0, PRECISION=precision, MASK=mask_mode, NOISE=noise, INVERT=invert,
+                TR=tile_rows, CW=CHUNK, CHUNKS=triton.cdiv(width, CHUNK), num_warps=NUM_WARPS, num_stages=1,
+            )
         return out
 
 

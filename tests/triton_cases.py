@@ -164,3 +164,10 @@ def test_layouts_the_kernel_cannot_mask_read_the_element_mask(device):
     assert not _triton.packs(module._draw(x.shape, device), x)
     y, mask = module(x)
     assert torch.equal(y == 9.0, mask.expand_as(x))
+
+
+def test_axes_shorter_than_the_radius_are_refused_as_on_the_torch_path(device):
+    x = torch.randn(2, 3, 10, 40, device=device)
+    assert not _triton.usable(x, radius=15) and _triton.usable(x, radius=9)
+    with pytest.raises(ValueError, match="longer than 15"):
+        MSCNMask(layout="b c h w", cell=5)(x)
