@@ -112,10 +112,11 @@ if triton is not None:
 
     @triton.jit
     def _fused(
-        x_ptr, out_ptr, bh_ptr, t0_ptr, t1_ptr, mask_ptr, cells_ptr, boxes_ptr, seed_ptr,
-        height, width, radius, grid_h, grid_w, cell_h, cell_w, fill_scale, fill_value,
-        HIGHPASS: tl.constexpr, PRECISION: tl.constexpr, MASK: tl.constexpr, NOISE: tl.constexpr,
-        INVERT: tl.constexpr, TR: tl.constexpr, CW: tl.constexpr, CHUNKS: tl.constexpr,
+        x_ptr, out_ptr, bh_ptr, t0_ptr, t1_ptr, mask_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr, seed_ptr,
+        height, width, radius, channels, cell_channels, box_channels, grid_h, grid_w, cell_h, cell_w,
+        fill_scale, fill_value,
+        HIGHPASS: tl.constexpr, PRECISION: tl.constexpr, MASK: tl.constexpr, FOCAL: tl.constexpr,
+        NOISE: tl.constexpr, INVERT: tl.constexpr, TR: tl.constexpr, CW: tl.constexpr, CHUNKS: tl.constexpr,
     ):
         plane = tl.program_id(0).to(tl.int64)
         first_row = tl.program_id(1) * TR
@@ -131,10 +132,16 @@ if triton is not None:
             window = tl.load(x_ptr + base + sources + _reflect(lanes - radius, width)).to(tl.float32)
             current = tl.dot(tl.load(bh_ptr + band), window, input_precision=PRECISION)
         if MASK == 2:
-            box = boxes_ptr + plane * 5
-            focal = tl.load(box) != 0
-            top, bottom, left, right = tl.load(box + 1), tl.load(box + 2), tl.load(box + 3), tl.load(box + 4)
-            cell_rows = cells_ptr + plane * grid_h * grid_w + (rows // cell_h) * grid_w
+            # the plane's sample and channel; cells and boxes shared by the channels are stored once
+            sample = plane // channels
+            channel = plane % channels
+            cell_plane = sample * cell_channels + channel % cell_channels
+            cell_rows = cells_ptr + cell_plane * grid_h * grid_w + (rows // cell_h) * grid_w
+            if FOCAL:
+                focal = tl.load(focal_ptr + sample) != 0
+                corner = start_ptr + (sample * box_channels + channel % box_channels) * 2
+                top, left = tl.load(corner), tl.load(corner + 1)
+                bottom, right = top + tl.load(extent_ptr + sample * 2), left + tl.load(extent_ptr + sample * 2 + 1)
         if NOISE:
             seed = tl.load(seed_ptr)
         # a loop, not unrolled: the matrices are loaded where they are used, so nothing spills
@@ -153,11 +160,12 @@ if triton is not None:
                 if MASK == 1:
                     hit = tl.load(mask_ptr + offsets, mask=inside, other=0) != 0
                 else:
-                    in_box = (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)
-                    if INVERT:
-                        in_box = ~in_box
-                    in_cell = tl.load(cell_rows + cols // cell_w, mask=inside, other=0) != 0
-                    hit = tl.where(focal, in_box, in_cell)
+                    hit = tl.load(cell_rows + cols // cell_w, mask=inside, other=0) != 0
+                    if FOCAL:
+                        in_box = (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)
+                        if INVERT:
+                            in_box = ~in_box
+                        hit = tl.where(focal, in_box, hit)
                 if NOISE:
                     filler = tl.randn(seed, offsets) * fill_scale
                 else:
@@ -173,12 +181,18 @@ if triton is not None:
         t1: torch.Tensor,
         mask: torch.Tensor,
         cells: torch.Tensor,
-        boxes: torch.Tensor,
+        start: torch.Tensor,
+        extent: torch.Tensor,
+        focal: torch.Tensor,
         seed: torch.Tensor,
         radius: int,
         mask_mode: int,
+        boxes: bool,
         noise: bool,
         invert: bool,
+        channels: int,
+        cell_channels: int,
+        box_channels: int,
         cell_h: int,
         cell_w: int,
         fill_scale: float,
@@ -187,10 +201,10 @@ if triton is not None:
         """``where(mask, fill, x - blur(x))`` over the last two axes of a contiguous ``x``.
 
         ``radius`` 0 skips the high-pass (``bh``, ``t0``, ``t1`` from `_matrices` otherwise).
-        ``mask_mode`` 0: no mask; 1: ``mask``, uint8 of ``x``'s shape; 2: per plane, ``cells``
-        (uint8 ``(P, GH, GW)``, cells of ``cell_h x cell_w``) unless its ``boxes`` row
-        ``(focal, top, bottom, left, right)`` (int32 ``(P, 5)``) says focal, then the box (or
-        its outside, with ``invert``). ``seed``: one-element int64 tensor (used when ``noise``).
+        ``mask_mode`` 0: no mask; 1: ``mask``, uint8 of ``x``'s shape; 2: the mask of `pack`'s
+        tensors, ``cells`` of ``cell_h x cell_w`` elements and, with ``boxes``, ``start``,
+        ``extent`` and ``focal``. ``seed``: one-element int64 tensor (used when ``noise``).
+        Tensors a mode does not use are never read.
         """
         height, width = x.shape[-2], x.shape[-1]
         out = torch.empty_like(x)
@@ -206,9 +220,10 @@ if triton is not None:
         on_device = torch.cuda.device(x.device) if x.is_cuda and not torch.compiler.is_compiling() else nullcontext()
         with on_device:
             kernel[grid](
-                x, out, bh, t0, t1, mask, cells, boxes, seed,
-                height, width, radius, cells.shape[-2], cells.shape[-1], cell_h, cell_w, fill_scale, fill_value,
-                HIGHPASS=radius > 0, PRECISION=precision, MASK=mask_mode, NOISE=noise, INVERT=invert,
+                x, out, bh, t0, t1, mask, cells, start, extent, focal, seed,
+                height, width, radius, channels, cell_channels, box_channels, cells.shape[-2], cells.shape[-1],
+                cell_h, cell_w, fill_scale, fill_value,
+                HIGHPASS=radius > 0, PRECISION=precision, MASK=mask_mode, FOCAL=boxes, NOISE=noise, INVERT=invert,
                 TR=tile_rows, CW=CHUNK, CHUNKS=triton.cdiv(width, CHUNK), num_warps=NUM_WARPS, num_stages=1,
             )
         return out
@@ -221,27 +236,30 @@ def packs(drawn, x: torch.Tensor) -> bool:
     return len(geo.masked) == 2 and order == list(range(x.ndim))
 
 
-def pack(drawn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The cells and boxes of a drawn mask (a ``maskaug.masks._Drawn``) as the kernel reads them.
+def pack(drawn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None,
+                                           torch.Tensor | None, int, int]:
+    """A drawn mask (a ``maskaug.masks._Drawn``) as the kernel reads it: views of its own tensors.
 
     The kernel computes the mask of a plane from its cells and box when ``x``'s axes are the
     sample axes, then the channel axis (if any), then the two masked axes, in that order
-    (`packs`).
+    (`packs`). Cells and box corners shared by the channels of a sample are stored once; the
+    kernel finds them from the plane's sample and channel.
 
-    Shape:
-        - output: uint8 ``(P, GH, GW)`` and int32 ``(P, 5)``, ``P`` the planes of ``x``.
+    Returns:
+        ``(cells, start, extent, focal, cell_channels, box_channels)``: the cells as uint8
+        ``(S * cell_channels, GH, GW)``; the box corners, int64 ``(S * box_channels, 2)``; the box
+        extents, int64 ``(S, 2)``; whether each sample gets its box, uint8 ``(S,)``; the last three
+        ``None`` without boxes.
     """
-    geo = drawn.geo
-    lead = len(geo.sample) + 1
-    planes = (*x.shape[: len(geo.sample)], 1 if geo.channel is None else x.shape[geo.channel])
-    cells = drawn.grid.expand(*planes, *drawn.grid.shape[lead:]).reshape(-1, *drawn.grid.shape[lead:])
-    boxes = torch.zeros(cells.shape[0], 5, dtype=torch.int32, device=x.device)
-    if drawn.focal is not None:
-        start = drawn.start.expand(*planes, 2).reshape(-1, 2)
-        end = start + drawn.extent.expand(*planes, 2).reshape(-1, 2)
-        focal = drawn.focal.reshape(*drawn.focal.shape, 1).expand(planes).reshape(-1)
-        boxes = torch.stack([focal.long(), start[:, 0], end[:, 0], start[:, 1], end[:, 1]], dim=1).int()
-    return cells.contiguous().view(torch.uint8), boxes
+    samples = len(drawn.geo.sample)
+    grid = drawn.grid
+    cells = grid.reshape(-1, *grid.shape[samples + 1 :]).contiguous().view(torch.uint8)
+    if drawn.focal is None:
+        return cells, None, None, None, grid.shape[samples], 1
+    start = drawn.start.reshape(-1, 2).contiguous()
+    extent = drawn.extent.reshape(-1, 2).contiguous()
+    focal = drawn.focal.reshape(-1).contiguous().view(torch.uint8)
+    return cells, start, extent, focal, grid.shape[samples], drawn.start.shape[samples]
 
 
 def fused(
@@ -269,20 +287,25 @@ def fused(
     from maskaug.highpass import _kernel_size  # highpass imports this module
 
     x = x.contiguous()
+    unused = x.new_empty(1, dtype=torch.int64)  # for the tensors a mode never reads
     radius = 0
-    bh = t0 = t1 = x.new_zeros(1, dtype=torch.float32)
+    bh = t0 = t1 = unused
     if sigma is not None:
         size = _kernel_size(sigma, kernel_size)
         radius = size // 2
         bh, t0, t1 = _matrices(float(sigma), size, TILE_ROWS if 2 * radius <= TILE_ROWS else 64, x.device)
-    mask_u8 = x.new_zeros(1, dtype=torch.uint8)
-    cells, boxes, mode, cell = mask_u8[None, None], x.new_zeros(1, 5, dtype=torch.int32), 0, (1, 1)
+    mask_u8, cells, start, extent, focal, mode, cell, shares = unused, unused[None, None], None, None, None, 0, (1, 1), (1, 1)
     if drawn is not None:
-        (cells, boxes), mode, cell = pack(drawn, x), 2, drawn.cells
+        cells, start, extent, focal, *shares = pack(drawn, x)
+        mode, cell = 2, drawn.cells
     elif mask is not None:
         mask_u8, mode = mask.to(x.device).expand(x.shape).contiguous().view(torch.uint8), 1
+    boxes = start is not None
     noise = mode != 0 and fill == "noise"
-    seed = draw_seed(generator, x.device) if noise else x.new_zeros(1, dtype=torch.int64)
+    seed = draw_seed(generator, x.device) if noise else unused
     invert = bool(drawn is not None and drawn.invert)
-    return highpass_fill(x, bh, t0, t1, mask_u8, cells, boxes, seed, radius, mode, noise, invert, cell[0], cell[1],
-                         float(noise_std), float(value))
+    channels = x.shape[drawn.geo.channel] if drawn is not None and drawn.geo.channel is not None else 1
+    return highpass_fill(
+        x, bh, t0, t1, mask_u8, cells, *((start, extent, focal) if boxes else (unused,) * 3), seed, radius, mode,
+        boxes, noise, invert, channels, *shares, cell[0], cell[1], float(noise_std), float(value),
+    )

@@ -65,4 +65,5 @@ __all__ = [
     "shutdown",
     "simclr_projector",
     "summary",
+    "warmup_cosine",
 ]

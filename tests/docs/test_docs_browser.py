@@ -24,7 +24,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from html import unescape
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
