@@ -280,13 +280,18 @@ def _draw_focal(
     """
     # filled on the device: a tensor built from a list, or an indexed assignment, would be a
     # synchronizing copy from the host
-    sizes = torch.empty(len(geo.masked_sizes), dtype=torch.float64, device=device)
-    for axis, size in enumerate(geo.masked_sizes):
-        sizes.narrow(0, axis, 1).fill_(size)
+    masked_sizes = geo.masked_sizes
+    if len(set(masked_sizes)) <= 1:
+        sizes = torch.full((len(masked_sizes),), masked_sizes[0] if masked_sizes else 0, dtype=torch.float64, device=device)
+    else:
+        sizes = torch.empty(len(masked_sizes), dtype=torch.float64, device=device)
+        for axis, size in enumerate(masked_sizes):
+            sizes.narrow(0, axis, 1).fill_(size)
     scales = _random.uniform_in(scale, (*geo.sample_sizes, 1), generator=generator, device=device)
-    where = _random.rand((*geo.sample_sizes, geo.channels, len(geo.masked)), generator=generator, device=device)
+    where = _random.rand((*geo.sample_sizes, geo.channels, len(masked_sizes)), generator=generator, device=device)
     extent = torch.round(scales[..., None] * sizes).clamp_(min=1)
-    start = torch.floor_(where.double() * (sizes + 1 - extent).clamp_(min=1))
+    # float32 positions times float64 room: the product is taken in float64
+    start = torch.floor_(where * (sizes + 1 - extent).clamp_(min=1))
     return start.long(), extent.long()
 
 
