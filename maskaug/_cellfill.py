@@ -72,17 +72,19 @@ def fill_(
         start, extent = starts, extents
         for index in sample:
             start, extent = start[index], extent[index]
+        # channels are indexed, not iterated over: autograd refuses writes into the views of an unbind
         planes = view[tuple(sample)]
+        boxes = [(channel, *_slices(corner, extent[0])) for channel, corner in enumerate(start)]
         if drawn.invert:
-            kept = [plane[_slices(corner, extent[0])].clone() for plane, corner in zip(planes, start)]
+            kept = [planes[box].clone() for box in boxes]
             planes.copy_(_filler(tuple(planes.shape), x, fill, noise_std, value, generator))
-            for plane, corner, box in zip(planes, start, kept):
-                plane[_slices(corner, extent[0])] = box
+            for box, inside in zip(boxes, kept):
+                planes[box] = inside
             continue
         # the box has the same extent in every channel: one draw of noise for all of them
         filler = _filler((channels, *extent[0]), x, fill, noise_std, value, generator)
-        for plane, corner, part in zip(planes, start, filler):
-            plane[_slices(corner, extent[0])] = part
+        for box, part in zip(boxes, filler):
+            planes[box] = part
     return x
 
 

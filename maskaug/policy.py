@@ -219,16 +219,6 @@ class MSCNMask(nn.Module):
         else:
             out = _fill(x, _render(drawn) if mask is None else mask, **fill, overwrite=sigma is not None)
         return (out, mask) if self.return_mask else out
-        filtered = self.highpass_sigma is not None
-        if filtered:
-            x = highpass(x, self.highpass_sigma, dims=self.highpass_dims, kernel_size=self.highpass_kernel_size)
-        # the high-passed tensor is ours to overwrite; the caller's input is not
-        fill = dict(fill=self.fill, noise_std=self.noise_std, value=self.value, generator=self.generator)
-        if _cellfill.usable(x, drawn):
-            out = _cellfill.fill_(x if filtered else x.clone(), drawn, **fill)
-        else:
-            out = _fill(x, _render(drawn) if mask is None else mask, **fill, overwrite=filtered)
-        return (out, mask) if self.return_mask else out
 
     def extra_repr(self) -> str:
         names = self.layout.names

@@ -93,3 +93,17 @@ def test_policy_output_matches_the_element_mask_fill(cell):
     y, mask = policy("b c h w", None, cell, 0, focal_prob=0.5, fill="constant", value=7.0, return_mask=True)(x)
     full = mask.expand_as(x)
     assert torch.equal(y == 7.0, full) and torch.equal(y[~full], x[~full])
+
+
+@pytest.mark.parametrize("invert", [False, True])
+@pytest.mark.parametrize("sigma", [None, 2.0])
+def test_inputs_that_need_a_gradient_get_one_through_unmasked_elements(invert, sigma):
+    x = torch.randn(2, 3, 16, 16, requires_grad=True)
+    module = MSCNMask(layout="b c h w", cell=4, focal_prob=1.0, focal_invert=invert, highpass_sigma=sigma,
+                      return_mask=True, generator=torch.Generator().manual_seed(0))
+    y, mask = module(x)
+    y.sum().backward()
+    if sigma is None:
+        assert torch.equal(x.grad, (~mask.expand_as(x)).float())
+    else:
+        assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
