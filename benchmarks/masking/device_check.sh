@@ -3,7 +3,8 @@
 #   1. the fused Triton kernels on the device against the float64 reference and the torch path
 #      (tests/triton_cases.py), and masks made without a host synchronization (tests/test_cuda_sync.py);
 #   2. the speed table against the peers (benchmarks/masking/peers.py), with the targets checked;
-#   3. the kernels' tile shapes against the memory floor (benchmarks/masking/tune.py).
+#   3. the kernels' tile shapes against the memory floor (benchmarks/masking/tune.py);
+#   4. where one MSCNMask call spends its time: host issue against device time (benchmarks/masking/profile.py).
 # kornia is not on the GPU machines' image: carry its wheel (and kornia_rs) or its row says it is
 # missing. Run from the repository root; results go to $OUT (default benchmarks/masking/results):
 #   OUT=/tmp/out bash benchmarks/masking/device_check.sh
@@ -21,5 +22,7 @@ status=0
 if [[ $device == cuda* ]]; then
     "$python" -m benchmarks.masking.tune --device "$device" --out "$out/tune-$device-check.json" 2>&1 \
         | tee "$out/tune-$device-check.log" || status=1
+    "$python" -m benchmarks.masking.profile --device "$device" --out "$out/profile-$device-check.json" 2>&1 \
+        | tee "$out/profile-$device-check.log" || status=1
 fi
 exit $status
