@@ -260,6 +260,10 @@ def highpass(
         ValueError: an axis in ``dims`` is not longer than the kernel's radius (reflect padding
             needs it).
 
+    A non-finite element makes every output it reaches non-finite; on the CPU the products also
+    multiply it by the zeros of their band, so along each filtered axis the NaNs reach the one or
+    two blocks of 16 outputs whose inputs include it, not only the kernel's support.
+
     Shape:
         - x: any shape; every axis in ``dims`` longer than ``kernel_size // 2``.
         - output: ``x.shape``.
