@@ -249,11 +249,15 @@ def main(argv: list[str] | None = None) -> dict:
     result = run(args)
     for t in result["targets"]:
         print(f"target {t['ratio']}: {t['measured']:.3f} (at most {t['at_most']:.3f}) {'met' if t['met'] else 'NOT met'}")
-    out = args.out or DEFAULT_OUT / f"peers-{result['device_type']}.json"
+    write_result(result, args.out or DEFAULT_OUT / f"peers-{result['device_type']}.json")
+    return result
+
+
+def write_result(result: dict, out: Path) -> None:
+    """Write a benchmark's result as indented JSON, making its folder, and say where."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
-    return result
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ the operators. Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from maskaug import MSCNMask, _triton
 
-from .peers import device_name
+from .peers import device_name, write_result
 
 SIGMA = 5.0
 
@@ -147,8 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     result = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(result, args.out)
     return result
 
 

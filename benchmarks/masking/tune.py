@@ -11,7 +11,6 @@ float32 rounding (1e-5 of the largest value) is reported, not timed. Prints a ta
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 
 from maskaug import _triton
 
-from .peers import device_name, time_ms
+from .peers import device_name, time_ms, write_result
 
 TILES = ((32, 4), (32, 8), (64, 4), (64, 8), (32, 2))
 
@@ -87,8 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, required=True, help="JSON path")
     args = parser.parse_args(argv)
     result = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(result, args.out)
     return result
 
 
