@@ -41,8 +41,7 @@ def fill_(
         - output: ``x``.
     """
     geo, cells = drawn.geo, drawn.cells
-    order = [*geo.sample, *([] if geo.channel is None else [geo.channel]), *geo.masked]
-    view = x.permute(order)
+    view = x.permute(geo.order)
     if geo.channel is None:
         view = view.unsqueeze(len(geo.sample))
     lead = len(geo.sample) + 1

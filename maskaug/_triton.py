@@ -31,6 +31,8 @@ from contextlib import nullcontext
 
 import torch
 
+from maskaug._gaussian import _kernel_size, gaussian_kernel
+
 try:
     import triton
     import triton.language as tl
@@ -85,8 +87,6 @@ def _matrices(sigma: float, size: int, tile_rows: int, device: torch.device) -> 
     ``bh[i, j] = taps[j - i]``, ``t0[k, j] = taps[k - j]``, ``t1[k, j] = taps[CHUNK + k - j]``, zero
     where the tap index is outside the kernel. Cached: never modify them.
     """
-    from maskaug.highpass import gaussian_kernel  # highpass imports this module
-
     with torch.inference_mode(False):
         taps = gaussian_kernel(sigma, size, dtype=torch.float32, device=device)
 
@@ -231,9 +231,7 @@ if triton is not None:
 
 def packs(drawn, x: torch.Tensor) -> bool:
     """Whether the kernel can compute ``drawn``'s mask itself (see `pack`)."""
-    geo = drawn.geo
-    order = [*geo.sample, *([] if geo.channel is None else [geo.channel]), *geo.masked]
-    return len(geo.masked) == 2 and order == list(range(x.ndim))
+    return len(drawn.geo.masked) == 2 and drawn.geo.order == list(range(x.ndim))
 
 
 def pack(drawn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None,
@@ -284,8 +282,6 @@ def fused(
         - mask: bool, broadcastable to ``x.shape``.
         - output: ``x.shape`` and ``x.dtype``.
     """
-    from maskaug.highpass import _kernel_size  # highpass imports this module
-
     x = x.contiguous()
     unused = x.new_empty(1, dtype=torch.int64)  # for the tensors a mode never reads
     radius = 0

@@ -67,17 +67,19 @@ class _Geometry:
     def masked_sizes(self) -> tuple[int, ...]:
         return tuple(self.shape[a] for a in self.masked)
 
+    @property
+    def order(self) -> list[int]:
+        """The axes of ``shape`` in the canonical order: sample axes, the channel axis if any, masked axes."""
+        return [*self.sample, *([] if self.channel is None else [self.channel]), *self.masked]
+
     def to_layout(self, canonical: torch.Tensor) -> torch.Tensor:
         """Permute a ``(*sample, channel, *masked)`` tensor into the axis order of ``shape``.
 
         Without a channel axis the size-1 canonical channel axis is dropped.
         """
-        order = list(self.sample)
         if self.channel is None:
             canonical = canonical.squeeze(len(self.sample))
-        else:
-            order.append(self.channel)
-        order.extend(self.masked)
+        order = self.order
         inverse = [order.index(a) for a in range(len(self.shape))]
         return canonical.permute(inverse)
 
