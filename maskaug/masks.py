@@ -237,7 +237,7 @@ def sample_focal_mask(
     sizes = geo.masked_sizes
     start, extent = _draw_focal(geo, scale_range, generator=generator, device=device)
     sides = _sides(start, extent, sizes)
-    return geo.to_layout(_box(sides, [(size,) for size in sizes], invert).view(torch.bool))
+    return geo.to_layout(_as(_box(sides, [(size,) for size in sizes], invert), torch.bool))
 
 
 def _draw_grid(
@@ -338,12 +338,12 @@ def _box(
         shape = [1] * rank
         shape[start : start + len(part)] = part
         start += len(part)
-        side = side.reshape(*side.shape[:-1], *shape).view(torch.uint8)
+        side = _as(side.reshape(*side.shape[:-1], *shape), torch.uint8)
         box = side if box is None else box * side
     if invert:
         box = 1 - box
     if only is not None:
-        box = box * only.reshape(*only.shape, *(1,) * (rank + 1)).view(torch.uint8)
+        box = box * _as(only.reshape(*only.shape, *(1,) * (rank + 1)), torch.uint8)
     return box
 
 
@@ -393,13 +393,19 @@ def _render(drawn: _Drawn) -> torch.Tensor:
     else:
         sides = _sides(drawn.start, drawn.extent, full)
         if boxes == focal.numel():
-            mask = _box(sides, split, drawn.invert).view(torch.bool)
+            mask = _as(_box(sides, split, drawn.invert), torch.bool)
         else:
             box = _box(sides, split, drawn.invert, only=focal).reshape(*lead, *full)
             rest = grid & ~focal.reshape(*focal.shape, *(1,) * (len(cells) + 1))
-            mask = (box + _expand_cells(rest, cells).view(torch.uint8)).view(torch.bool)
+            mask = _as(box + _as(_expand_cells(rest, cells), torch.uint8), torch.bool)
     mask = mask.reshape(*lead, *full)
     return geo.to_layout(mask[(..., *(slice(0, size) for size in geo.masked_sizes))])
+
+
+def _as(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A bool tensor as uint8 or back (0 and 1 only): a view, or a copy under ``torch.compile``,
+    whose inductor cannot lower a view between bool and uint8."""
+    return mask.to(dtype) if torch.compiler.is_compiling() else mask.view(dtype)
 
 
 def _expand_cells(grid: torch.Tensor, cells: Sequence[int]) -> torch.Tensor:

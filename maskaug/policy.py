@@ -15,15 +15,13 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from maskaug import _cellfill, _random, _triton
+from maskaug import _cellfill, _draw, _triton, _triton_draw
 from maskaug._checks import Range, check_floating, check_nonnegative, check_positive, check_probability, check_range
 from maskaug._layout import Layout
 from maskaug.highpass import _kernel_size, highpass
 from maskaug.masks import (
     Cell,
     _check_fill_value,
-    _draw_focal,
-    _draw_grid,
     _Drawn,
     _fill,
     _Geometry,
@@ -160,38 +158,20 @@ class MSCNMask(nn.Module):
         return _render(self._draw(shape, device))
 
     def _draw(self, shape: Sequence[int], device: torch.device) -> _Drawn:
-        """Draw the cells, boxes and per-sample choices of the policy for a tensor of ``shape``."""
+        """Draw the cells, boxes and per-sample choices of the policy for a tensor of ``shape``.
+
+        One uniform tensor holds every random number of the call (`maskaug._draw`); a Triton
+        kernel turns it into the masks where it can, torch operations elsewhere, with the same result.
+        """
         geo = _Geometry.of(shape, self.mask_dims, self.layout.channel, self._independent)
         cells = _per_axis_cells(self.cell, geo.masked_sizes)
-        grid = _draw_grid(geo, cells, self.ratio, generator=self.generator, device=device)
-        start = extent = focal = None
-        if self.focal_prob > 0:
-            start, extent = _draw_focal(geo, self.focal_scale, generator=self.generator, device=device)
-            focal = self._per_sample(self.focal_prob, geo, device)
-        # channel sharing and p act on the drawn cells and boxes, before any element is written
-        channel = len(geo.sample)
-        if self._independent and self.channel_independent_prob < 1:
-            independent = self._per_sample(self.channel_independent_prob, geo, device)[..., None]
-            per_cell = independent.reshape(*independent.shape, *(1,) * len(cells))
-            grid = torch.where(per_cell, grid, grid.narrow(channel, 0, 1))
-            if start is not None:
-                start = torch.where(independent[..., None], start, start.narrow(channel, 0, 1))
-        if self.p < 1:
-            keep = self._per_sample(self.p, geo, device)
-            grid = grid & keep.reshape(*keep.shape, *(1,) * (len(cells) + 1))
-            if focal is not None:
-                focal = focal & keep
-        return _Drawn(geo, cells, grid, start, extent, focal, self.focal_invert)
-
-    def _per_sample(self, prob: float, geo: _Geometry, device: torch.device) -> torch.Tensor:
-        """A Bernoulli(prob) draw per sample (per index of the sample axes).
-
-        Shape:
-            - output: bool ``(*S,)``.
-        """
-        if prob >= 1:
-            return torch.ones(geo.sample_sizes, dtype=torch.bool, device=device)
-        return _random.rand(geo.sample_sizes, generator=self.generator, device=device) < prob
+        u = _draw.uniforms(geo, cells, generator=self.generator, device=device)
+        policy = _draw.Policy(
+            self.ratio, self.focal_prob, self.focal_scale, self.focal_invert, self.channel_independent_prob, self.p
+        )
+        if _triton_draw.usable(geo, cells, device):
+            return _triton_draw.draw(u, geo, cells, policy)
+        return _draw.from_uniforms(u, geo, cells, policy)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         check_floating("x", x, "for MSCNMask")

@@ -12,8 +12,8 @@ import math
 import pytest
 import torch
 
-from maskaug import MSCNMask, _triton, apply_mask, highpass
-from maskaug.masks import _render
+from maskaug import MSCNMask, _draw, _triton, _triton_draw, apply_mask, highpass
+from maskaug.masks import _Geometry, _per_axis_cells, _render
 from test_highpass import reference_highpass
 
 
@@ -155,6 +155,57 @@ def test_mask_computed_in_the_kernel_is_the_drawn_mask(device, policy, layout):
     packed = _triton.fused(x, sigma=2.0, drawn=drawn, noise_std=0.5, generator=gen(9, device))
     dense = _triton.fused(x, sigma=2.0, mask=mask, noise_std=0.5, generator=gen(9, device))
     assert torch.equal(packed, dense)
+
+
+def _drawn_both_ways(module: MSCNMask, shape, u_of):
+    """The draw kernel's masks and the torch operations', from the same uniforms ``u_of(shape)``."""
+    geo = _Geometry.of(shape, module.mask_dims, module.layout.channel, module._independent)
+    cells = _per_axis_cells(module.cell, geo.masked_sizes)
+    policy = _draw.Policy(module.ratio, module.focal_prob, module.focal_scale, module.focal_invert,
+                          module.channel_independent_prob, module.p)
+    assert _triton_draw.usable(geo, cells, u_of.device)
+    u = u_of(_draw.uniforms(geo, cells, generator=gen(5, u_of.device), device=u_of.device))
+    return _triton_draw.draw(u, geo, cells, policy), _draw.from_uniforms(u, geo, cells, policy)
+
+
+def _same_draw(kernel, reference):
+    assert torch.equal(kernel.grid, reference.grid)
+    for name in ("start", "extent", "focal"):
+        a, b = getattr(kernel, name), getattr(reference, name)
+        assert (a is None and b is None) or torch.equal(a, b), name
+
+
+class _AsIs:
+    def __init__(self, device):
+        self.device = device
+
+    def __call__(self, u):
+        return u
+
+
+class _Coarse(_AsIs):
+    """Uniforms on a grid of quarters: equal scores, and products that fall exactly between two integers."""
+
+    def __call__(self, u):
+        return torch.floor(u * 4) / 4
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_draw_kernel_gives_the_masks_of_the_torch_draw(device, policy, layout):
+    module = MSCNMask(layout=layout, cell=(8, 7), highpass_sigma=None, **POLICIES[policy])
+    _same_draw(*_drawn_both_ways(module, LAYOUTS[layout], _AsIs(device)))
+
+
+@pytest.mark.parametrize("cell", [(8, 7), 2, (1, 3)])
+def test_draw_kernel_breaks_ties_and_rounds_as_the_torch_draw(device, cell):
+    # ratio 0.5 of an odd number of cells and a box of half an odd side round exactly half-way
+    module = MSCNMask(layout="b c h w", cell=cell, ratio=(0.25, 0.75), focal_prob=0.5, focal_scale=(0.5, 0.5),
+                      channel_independent_prob=0.5, p=0.75, highpass_sigma=None)
+    kernel, reference = _drawn_both_ways(module, (6, 3, 35, 21), _Coarse(device))
+    _same_draw(kernel, reference)
+    # 17.5 rounds up to 18, 10.5 down to 10 (half to even)
+    assert int(reference.grid.sum()) > 0 and (reference.extent.cpu() == torch.tensor([18, 10])).all()
 
 
 def test_layouts_the_kernel_cannot_mask_read_the_element_mask(device):

@@ -8,7 +8,9 @@ halves (drawing the masks; the fused high-pass and fill of the drawn masks), pri
 - ``pipelined_ms``: device time per call over ``--repeats`` calls issued back to back, where the
   host runs ahead of the device (the cost in a training step that hides the host time);
 - ``launches``: device kernels per call, and the kernels that take the most device time
-  (from ``torch.profiler``).
+  (from ``torch.profiler``);
+- ``host_top_us``: the Python functions and built-ins that take the most host time per call
+  (from ``cProfile``, their own time).
 
 When ``issue_ms`` is above ``pipelined_ms``, the host is the bottleneck: fewer operations, not
 faster kernels, make the call cheaper. On a CPU every time is host time and ``launches`` counts
@@ -20,6 +22,8 @@ the operators. Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import statistics
 import time
 from collections.abc import Callable
@@ -96,6 +100,21 @@ def kernels(fn: Callable[[], object], device: torch.device, calls: int = 3, top:
     return {"launches": len(events) / calls, "top_us": {name[:80]: round(us, 2) for name, us in ranked}}
 
 
+def host_hotspots(fn: Callable[[], object], device: torch.device, calls: int = 20, top: int = 10) -> dict:
+    """Host microseconds per call of ``fn`` in the functions that take the most (their own time)."""
+    profiler = cProfile.Profile()
+    _sync(device)
+    profiler.enable()
+    for _ in range(calls):
+        fn()
+    profiler.disable()
+    _sync(device)
+    stats = pstats.Stats(profiler).stats
+    ranked = sorted(stats.items(), key=lambda item: -item[1][2])[:top]
+    return {f"{Path(file).name}:{line}({name})"[:80]: round(own * 1e6 / calls, 1)
+            for (file, line, name), (_, _, own, _, _) in ranked}
+
+
 def run(args: argparse.Namespace) -> dict:
     device = torch.device(args.device)
     generator = torch.Generator(device).manual_seed(0)
@@ -116,12 +135,14 @@ def run(args: argparse.Namespace) -> dict:
             fn()
         isolated, pipelined = device_ms(fn, device, args.repeats)
         row = {"name": name, "issue_ms": issue_ms(fn, device, args.repeats), "isolated_ms": isolated,
-               "pipelined_ms": pipelined, **kernels(fn, device)}
+               "pipelined_ms": pipelined, **kernels(fn, device), "host_top_us": host_hotspots(fn, device)}
         rows.append(row)
         print(f"{name:<42} issue {row['issue_ms']:8.3f} ms  isolated {isolated:8.3f} ms  "
               f"pipelined {pipelined:8.3f} ms  {row['launches']:5.0f} launches", flush=True)
         for kernel, us in row["top_us"].items():
             print(f"    {us:10.1f} us  {kernel}")
+        for function, us in row["host_top_us"].items():
+            print(f"    {us:10.1f} us  host: {function}")
     return {
         "device": device_name(device),
         "torch": torch.__version__,

@@ -1,0 +1,97 @@
+"""The random draw of `MSCNMask`: every random number of a call in one uniform tensor, then the masks.
+
+One ``torch.rand`` call draws a row of uniforms per sample (each index of the sample axes):
+
+======================  =====================================================================
+column                  use
+======================  =====================================================================
+``RATIO``               the masking ratio, when it is a range
+``SCALE``               the focal box's extent (a fraction of each masked axis), when a range
+``FOCAL``               focal box (``< focal_prob``) or grid
+``INDEPENDENT``         one mask per channel (``< channel_independent_prob``) or channel 0's
+``KEEP``                masked at all (``< p``)
+``HEAD`` ... ``+ C*n``  the cell scores of each of the ``C`` channels (``n`` cells each)
+then ``C * M``          the box position of each channel along each of the ``M`` masked axes
+======================  =====================================================================
+
+A sample masks, per channel, its ``round(ratio * n)`` cells of lowest score (ties go to the lower
+cell index), or its box. Every column is drawn whether it is used or not, so that the same
+generator gives the same masks whatever the probabilities. `from_uniforms` computes the masks
+with torch operations, in float32; the GPU computes the same numbers with one Triton kernel
+(`maskaug._triton_draw`), which gives identical masks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from maskaug import _random
+from maskaug.masks import _Drawn, _Geometry
+
+RATIO, SCALE, FOCAL, INDEPENDENT, KEEP = range(5)
+HEAD = 5
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The parameters of a draw (see `MSCNMask`); ranges are ``(low, high)``."""
+
+    ratio: tuple[float, float]
+    focal_prob: float
+    focal_scale: tuple[float, float]
+    focal_invert: bool
+    channel_independent_prob: float
+    p: float
+
+
+def grid_sizes(geo: _Geometry, cells: tuple[int, ...]) -> tuple[int, ...]:
+    """The number of cells along each masked axis (the last cell may be cut by the border)."""
+    return tuple(math.ceil(size / c) for size, c in zip(geo.masked_sizes, cells))
+
+
+def uniforms(
+    geo: _Geometry, cells: tuple[int, ...], *, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """The uniforms of one draw.
+
+    Shape:
+        - output: float32 ``(*S, HEAD + C * (n + M))``, ``n`` cells and ``M`` masked axes.
+    """
+    n_cells = math.prod(grid_sizes(geo, cells))
+    width = HEAD + geo.channels * (n_cells + len(geo.masked))
+    return _random.rand((*geo.sample_sizes, width), generator=generator, device=device)
+
+
+def affine(u: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
+    """``low + (high - low) * u`` in float32, one rounding per operation (the GPU kernel does the same)."""
+    low, high = bounds
+    return (u * (high - low)) + low
+
+
+def from_uniforms(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], policy: Policy) -> _Drawn:
+    """The masks that the uniforms ``u`` (from `uniforms`) give, computed with torch operations."""
+    grid = grid_sizes(geo, cells)
+    n_cells, axes, channels = math.prod(grid), len(grid), geo.channels
+    scores = u[..., HEAD : HEAD + channels * n_cells].unflatten(-1, (channels, n_cells))
+    where = u[..., HEAD + channels * n_cells :].unflatten(-1, (channels, axes))
+    keep = u[..., KEEP] < policy.p
+    if channels > 1:  # samples that share one mask take channel 0's scores and box
+        shared = ~(u[..., INDEPENDENT] < policy.channel_independent_prob)[..., None, None]
+        scores = torch.where(shared, scores[..., :1, :], scores)
+        where = torch.where(shared, where[..., :1, :], where)
+    counts = torch.round(affine(u[..., RATIO], policy.ratio) * n_cells)
+    ranks = scores.argsort(dim=-1, stable=True).argsort(dim=-1, stable=True)
+    masked = (ranks < counts[..., None, None]) & keep[..., None, None]
+    drawn = _Drawn(geo, cells, masked.unflatten(-1, grid), invert=policy.focal_invert)
+    if policy.focal_prob == 0:
+        return drawn
+    scale = affine(u[..., SCALE], policy.focal_scale)[..., None, None]
+    sizes = geo.masked_sizes
+    extent = torch.cat([torch.round(scale * size).clamp_(min=1) for size in sizes], dim=-1)
+    room = torch.cat([(size + 1 - extent[..., a : a + 1]).clamp_(min=1) for a, size in enumerate(sizes)], dim=-1)
+    start = torch.floor(where * room)
+    focal = (u[..., FOCAL] < policy.focal_prob) & keep
+    return _Drawn(geo, cells, drawn.grid, start.long(), extent.long(), focal, policy.focal_invert)

@@ -1,0 +1,134 @@
+"""`MSCNMask`'s draw on the GPU (Triton): the masks of `maskaug._draw.from_uniforms` in one kernel.
+
+A program per sample reads the sample's row of uniforms and writes its cells (a cell is masked
+when fewer than ``count`` cells of the channel score lower, ties going to the lower index), its
+box extent, each channel's box corner, and whether it takes its box. The arithmetic is the
+float32 arithmetic of `maskaug._draw.from_uniforms`, one rounding per operation (the kernel is
+compiled without fused multiply-adds), so both give identical masks. The drawing then costs one
+launch instead of a few dozen small torch operations, which is what bounds a GPU call on the host.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+
+import torch
+
+from maskaug import _draw, _triton
+from maskaug.masks import _Drawn, _Geometry
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # pragma: no cover - triton ships with CUDA builds of torch
+    triton = None
+
+#: The most cells per channel the kernel ranks (it compares every pair); more take the torch path.
+MAX_CELLS = 1024
+#: Cells compared at once, along each side of the pairwise comparison.
+BLOCK = 64
+
+
+def usable(geo: _Geometry, cells: tuple[int, ...], device: torch.device) -> bool:
+    """Whether the kernel draws for this geometry on ``device``: two masked axes, at most `MAX_CELLS`
+    cells, a device where the fused kernels run, and no ``torch.compile`` tracing (which takes the
+    torch operations)."""
+    if len(geo.masked) != 2 or torch.compiler.is_compiling():
+        return False
+    n_cells = math.prod(_draw.grid_sizes(geo, cells))
+    return 0 < n_cells <= MAX_CELLS and _triton.usable(torch.empty(0, device=device))
+
+
+if triton is not None:
+
+    @triton.jit
+    def _rint(x):
+        """Round half to even, as ``torch.round`` (exact for ``|x| < 2**22``)."""
+        up = tl.floor(x + 0.5)
+        tie = (up - x == 0.5) & (tl.floor(up * 0.5) != up * 0.5)
+        return tl.where(tie, up - 1.0, up)
+
+    @triton.jit
+    def _draw_kernel(
+        u_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr,
+        row_width, n_cells, channels, size_h, size_w,
+        ratio_low, ratio_span, scale_low, scale_span, focal_prob, independent_prob, keep_prob,
+        FOCAL: tl.constexpr, BLOCK: tl.constexpr,
+    ):
+        sample = tl.program_id(0).to(tl.int64)
+        row = u_ptr + sample * row_width
+        keep = tl.load(row + 4) < keep_prob
+        shared = tl.load(row + 3) >= independent_prob
+        count = _rint((tl.load(row) * ratio_span + ratio_low) * n_cells)
+        lanes = tl.arange(0, BLOCK)
+        channel = 0
+        while channel < channels:
+            source = tl.where(shared, 0, channel)
+            scores = row + 5 + source * n_cells
+            first = 0
+            while first < n_cells:
+                mine = first + lanes
+                score = tl.load(scores + mine, mask=mine < n_cells, other=2.0)
+                rank = tl.zeros((BLOCK,), dtype=tl.int32)
+                other = 0
+                while other < n_cells:
+                    theirs = other + lanes
+                    against = tl.load(scores + theirs, mask=theirs < n_cells, other=2.0)
+                    lower = (against[None, :] < score[:, None]) | (
+                        (against[None, :] == score[:, None]) & (theirs[None, :] < mine[:, None])
+                    )
+                    rank += tl.sum(lower.to(tl.int32), axis=1)
+                    other += BLOCK
+                masked = tl.where(keep, rank.to(tl.float32) < count, False)
+                tl.store(cells_ptr + (sample * channels + channel) * n_cells + mine, masked, mask=mine < n_cells)
+                first += BLOCK
+            channel += 1
+        if FOCAL:
+            scale = tl.load(row + 1) * scale_span + scale_low
+            extent_h = tl.maximum(_rint(scale * size_h), 1.0)
+            extent_w = tl.maximum(_rint(scale * size_w), 1.0)
+            tl.store(extent_ptr + sample * 2, extent_h.to(tl.int64))
+            tl.store(extent_ptr + sample * 2 + 1, extent_w.to(tl.int64))
+            room_h = tl.maximum((size_h + 1) - extent_h, 1.0)
+            room_w = tl.maximum((size_w + 1) - extent_w, 1.0)
+            where = row + 5 + channels * n_cells
+            channel = 0
+            while channel < channels:
+                source = tl.where(shared, 0, channel)
+                corner = start_ptr + (sample * channels + channel) * 2
+                tl.store(corner, tl.floor(tl.load(where + source * 2) * room_h).to(tl.int64))
+                tl.store(corner + 1, tl.floor(tl.load(where + source * 2 + 1) * room_w).to(tl.int64))
+                channel += 1
+            tl.store(focal_ptr + sample, keep & (tl.load(row + 2) < focal_prob))
+
+
+def draw(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], policy: _draw.Policy) -> _Drawn:
+    """`maskaug._draw.from_uniforms` in one kernel launch, where `usable`.
+
+    Shape:
+        - u: float32 ``(*S, HEAD + C * (n + 2))`` (`maskaug._draw.uniforms`).
+    """
+    grid = _draw.grid_sizes(geo, cells)
+    n_cells, channels, sizes = math.prod(grid), geo.channels, geo.masked_sizes
+    lead = geo.sample_sizes
+    samples = math.prod(lead)
+    masked = torch.empty((*lead, channels, *grid), dtype=torch.bool, device=u.device)
+    focal = policy.focal_prob > 0
+    start = torch.empty((*lead, channels, 2), dtype=torch.int64, device=u.device) if focal else None
+    extent = torch.empty((*lead, 1, 2), dtype=torch.int64, device=u.device) if focal else None
+    flags = torch.empty((*lead,), dtype=torch.bool, device=u.device) if focal else None
+    if samples:
+        u = u.contiguous()
+        unused = masked  # for the tensors a draw without boxes never writes
+        with torch.cuda.device(u.device) if u.is_cuda else nullcontext():
+            _draw_kernel[(samples,)](
+                u, masked, unused if start is None else start, unused if extent is None else extent,
+                unused if flags is None else flags,
+                u.shape[-1], n_cells, channels, sizes[0], sizes[1],
+                *(float(v) for v in (policy.ratio[0], policy.ratio[1] - policy.ratio[0], policy.focal_scale[0],
+                                     policy.focal_scale[1] - policy.focal_scale[0], policy.focal_prob,
+                                     policy.channel_independent_prob, policy.p)),
+                FOCAL=focal, BLOCK=BLOCK, num_warps=4, enable_fp_fusion=False,
+            )
+    return _Drawn(geo, cells, masked, start, extent, flags, policy.focal_invert)
