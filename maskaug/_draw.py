@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from maskaug import _random
@@ -72,26 +73,42 @@ def affine(u: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
 
 
 def from_uniforms(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], policy: Policy) -> _Drawn:
-    """The masks that the uniforms ``u`` (from `uniforms`) give, computed with torch operations."""
+    """The masks that the uniforms ``u`` (from `uniforms`) give, computed with torch operations.
+
+    Decisions that a parameter fixes (a fixed ratio, ``p = 1``, a square box) skip their
+    operations: one sample in a ``DataLoader`` worker pays for every operation it issues.
+    """
     grid = grid_sizes(geo, cells)
     n_cells, axes, channels = math.prod(grid), len(grid), geo.channels
     scores = u[..., HEAD : HEAD + channels * n_cells].unflatten(-1, (channels, n_cells))
     where = u[..., HEAD + channels * n_cells :].unflatten(-1, (channels, axes))
-    keep = u[..., KEEP] < policy.p
-    if channels > 1:  # samples that share one mask take channel 0's scores and box
-        shared = ~(u[..., INDEPENDENT] < policy.channel_independent_prob)[..., None, None]
+    keep = None if policy.p >= 1 else u[..., KEEP] < policy.p
+    if channels > 1 and policy.channel_independent_prob < 1:  # shared samples take channel 0's scores and box
+        shared = (u[..., INDEPENDENT] >= policy.channel_independent_prob)[..., None, None]
         scores = torch.where(shared, scores[..., :1, :], scores)
         where = torch.where(shared, where[..., :1, :], where)
-    counts = torch.round(affine(u[..., RATIO], policy.ratio) * n_cells)
+    if policy.ratio[0] == policy.ratio[1]:
+        counts = float(np.round(np.float32(policy.ratio[0]) * np.float32(n_cells)))  # as float32 on a device
+    else:
+        counts = torch.round(affine(u[..., RATIO], policy.ratio) * n_cells)[..., None, None]
     ranks = scores.argsort(dim=-1, stable=True).argsort(dim=-1, stable=True)
-    masked = (ranks < counts[..., None, None]) & keep[..., None, None]
+    masked = ranks < counts
+    if keep is not None:
+        masked &= keep[..., None, None]
     drawn = _Drawn(geo, cells, masked.unflatten(-1, grid), invert=policy.focal_invert)
     if policy.focal_prob == 0:
         return drawn
     scale = affine(u[..., SCALE], policy.focal_scale)[..., None, None]
     sizes = geo.masked_sizes
-    extent = torch.cat([torch.round(scale * size).clamp_(min=1) for size in sizes], dim=-1)
-    room = torch.cat([(size + 1 - extent[..., a : a + 1]).clamp_(min=1) for a, size in enumerate(sizes)], dim=-1)
+    if len(set(sizes)) == 1:  # the same extent and room along every axis
+        extent = torch.round(scale * sizes[0]).clamp_(min=1)
+        room = (sizes[0] + 1 - extent).clamp_(min=1)
+        extent = extent.expand(*extent.shape[:-1], axes)
+    else:
+        extent = torch.cat([torch.round(scale * size).clamp_(min=1) for size in sizes], dim=-1)
+        room = torch.cat([(size + 1 - extent[..., a : a + 1]).clamp_(min=1) for a, size in enumerate(sizes)], dim=-1)
     start = torch.floor(where * room)
-    focal = (u[..., FOCAL] < policy.focal_prob) & keep
+    focal = u[..., FOCAL] < policy.focal_prob
+    if keep is not None:
+        focal &= keep
     return _Drawn(geo, cells, drawn.grid, start.long(), extent.long(), focal, policy.focal_invert)

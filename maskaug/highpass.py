@@ -246,7 +246,7 @@ def highpass(
     """
     check_floating("x", x, "for highpass")
     axes = normalize_dims("dims", dims, x.ndim, x.shape)
-    # half-precision inputs are filtered in float32 and rounded once, like the fused kernels do
+    # half-precision inputs are filtered in float32 and rounded once, like the fused kernel does
     work = torch.float64 if x.dtype == torch.float64 else torch.float32
     sigma = check_positive("sigma", sigma)
     size = _kernel_size(sigma, kernel_size)

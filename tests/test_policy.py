@@ -155,6 +155,16 @@ def test_compiles_without_graph_breaks(fill):
         assert torch.equal(got, expected)
 
 
+def test_compiles_with_inductor():
+    # inductor lowers the whole policy, focal boxes and returned mask included
+    module = small(fill="constant", value=7.0, focal_prob=0.5, return_mask=True)
+    x = torch.randn(4, 3, 16, 16)
+    got, mask = torch.compile(module)(x)
+    full = mask.expand_as(x)
+    assert mask.any() and (got[full] == 7.0).all()
+    torch.testing.assert_close(got[~full], highpass(x, module.highpass_sigma)[~full])
+
+
 def test_pickles_and_reprs():
     module = small(generator=gen(4))
     clone = pickle.loads(pickle.dumps(module))

@@ -208,6 +208,18 @@ def test_draw_kernel_breaks_ties_and_rounds_as_the_torch_draw(device, cell):
     assert int(reference.grid.sum()) > 0 and (reference.extent.cpu() == torch.tensor([18, 10])).all()
 
 
+def test_policy_compiles_with_inductor(device):
+    if device.type != "cuda":
+        pytest.skip("the policy takes the torch path on a CPU (test_policy.py compiles that)")
+    x = torch.randn(4, 3, 32, 32, device=device)
+    module = MSCNMask(layout="b c h w", cell=8, highpass_sigma=2.0, focal_prob=0.5, fill="constant", value=7.0,
+                      return_mask=True)
+    got, mask = torch.compile(module)(x)
+    full = mask.expand_as(x)
+    assert mask.any() and (got[full] == 7.0).all()
+    torch.testing.assert_close(got[~full], highpass(x.double(), 2.0).float()[~full], atol=1e-5, rtol=1e-5)
+
+
 def test_layouts_the_kernel_cannot_mask_read_the_element_mask(device):
     x = torch.randn(2, 3, 4, 16, 16, device=device)
     module = MSCNMask(layout="b c t h w", mask_axes="h w", cell=4, highpass_sigma=1.0, return_mask=True,

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The masking speed check for a lent GPU, as one prepared run of a few minutes:
-#   1. the fused Triton kernels on the device against the float64 reference and the torch path
-#      (tests/triton_cases.py), and masks made without a host synchronization (tests/test_cuda_sync.py);
-#   2. the speed table against the peers (benchmarks/masking/peers.py), with the targets checked;
-#   3. the kernels' tile shapes against the memory floor (benchmarks/masking/tune.py);
-#   4. where one MSCNMask call spends its time: host issue against device time (benchmarks/masking/profile.py).
+# The masking speed check for a lent GPU, as one prepared run of about two minutes:
+#   1. the speed table against the peers, with the targets checked (benchmarks/masking/peers.py);
+#   2. where one MSCNMask call spends its time: host issue against device time (benchmarks/masking/profile.py);
+#   3. the fused Triton kernels on the device against the float64 reference and the torch path, the
+#      draw kernel against the torch draw, torch.compile, and masks made without a host
+#      synchronization (tests/triton_cases.py, tests/test_cuda_sync.py);
+#   4. the kernel's tile shapes, warps and unrolling against the memory floor (benchmarks/masking/tune.py).
 # kornia is not on the GPU machines' image: carry its wheel (and kornia_rs) or its row says it is
 # missing. Run from the repository root; results go to $OUT (default benchmarks/masking/results):
 #   OUT=/tmp/out bash benchmarks/masking/device_check.sh
@@ -16,13 +17,14 @@ mkdir -p "$out"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 python=${PYTHON:-python3}
 status=0
-"$python" -m pytest -q -p no:cacheprovider tests/triton_cases.py tests/test_cuda_sync.py --device "$device" 2>&1 | tee "$out/triton-$device.log" || status=1
-"$python" -m benchmarks.masking.peers --device "$device" ${PEERS_ARGS:-} --out "$out/peers-$device-check.json" 2>&1 \
-    | tee "$out/peers-$device-check.log" || status=1
+"$python" -m benchmarks.masking.peers --device "$device" --no-compile ${PEERS_ARGS:-} --out "$out/peers-$device.json" 2>&1 \
+    | tee "$out/peers-$device.log" || status=1
+"$python" -m benchmarks.masking.profile --device "$device" --out "$out/profile-$device.json" 2>&1 \
+    | tee "$out/profile-$device.log" || status=1
+"$python" -m pytest -q -p no:cacheprovider tests/triton_cases.py tests/test_cuda_sync.py --device "$device" 2>&1 \
+    | tee "$out/triton-$device.log" || status=1
 if [[ $device == cuda* ]]; then
-    "$python" -m benchmarks.masking.tune --device "$device" --out "$out/tune-$device-check.json" 2>&1 \
-        | tee "$out/tune-$device-check.log" || status=1
-    "$python" -m benchmarks.masking.profile --device "$device" --out "$out/profile-$device-check.json" 2>&1 \
-        | tee "$out/profile-$device-check.log" || status=1
+    "$python" -m benchmarks.masking.tune --device "$device" --out "$out/tune-$device.json" 2>&1 \
+        | tee "$out/tune-$device.log" || status=1
 fi
 exit $status
