@@ -15,10 +15,11 @@ then ``C * M``          the box position of each channel along each of the ``M``
 ======================  =====================================================================
 
 A sample masks, per channel, its ``round(ratio * n)`` cells of lowest score (ties go to the lower
-cell index), or its box. Every column is drawn whether it is used or not, so that the same
-generator gives the same masks whatever the probabilities. `from_uniforms` computes the masks
-with torch operations, in float32; the GPU computes the same numbers with one Triton kernel
-(`maskaug._triton_draw`), which gives identical masks.
+cell index), or its box. Every column is drawn whether it is used or not, so that for a given
+geometry (sizes, cells, and whether channels may get their own masks) the same generator gives
+the same masks whatever the probabilities. `from_uniforms` computes the masks with torch
+operations, in float32 (a fixed ratio's count in float64, on the host); the GPU computes the
+same numbers with one Triton kernel (`maskaug._triton_draw`), which gives identical masks.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from maskaug import _random
@@ -72,6 +72,11 @@ def affine(u: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
     return (u * (high - low)) + low
 
 
+def fixed_count(ratio: tuple[float, float], n_cells: int) -> int:
+    """The number of masked cells of a fixed ratio (half to even, as `sample_grid_mask`); -1 for a range."""
+    return round(ratio[0] * n_cells) if ratio[0] == ratio[1] else -1
+
+
 def from_uniforms(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], policy: Policy) -> _Drawn:
     """The masks that the uniforms ``u`` (from `uniforms`) give, computed with torch operations.
 
@@ -87,10 +92,9 @@ def from_uniforms(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], polic
         shared = (u[..., INDEPENDENT] >= policy.channel_independent_prob)[..., None, None]
         scores = torch.where(shared, scores[..., :1, :], scores)
         where = torch.where(shared, where[..., :1, :], where)
-    if policy.ratio[0] == policy.ratio[1]:
-        counts = float(np.round(np.float32(policy.ratio[0]) * np.float32(n_cells)))  # as float32 on a device
-    else:
-        counts = torch.round(affine(u[..., RATIO], policy.ratio) * n_cells)[..., None, None]
+    counts = fixed_count(policy.ratio, n_cells)
+    if counts < 0:
+        counts = torch.round(affine(u[..., RATIO], policy.ratio) * n_cells).long()[..., None, None]
     ranks = scores.argsort(dim=-1, stable=True).argsort(dim=-1, stable=True)
     masked = ranks < counts
     if keep is not None:

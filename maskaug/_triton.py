@@ -8,6 +8,9 @@ one sample), ``TILE[1]`` columns at a time:
 2. the horizontal blur, tap by tap from whole aligned rows of that scratch (so that both passes
    load aligned vectors), subtracted from ``x``; then the mask, the fill and one store.
 
+The scratch of all programs together is float32 of about ``x.numel()`` elements (rows padded to a
+whole tile): a high-pass call needs that much device memory on top of its output.
+
 Where the mask is set, the kernel writes noise (Philox, generated in registers, never stored, and
 only for tiles with a masked element) or a constant. The mask is read either as a tensor of
 ``x``'s shape, or (for `MSCNMask`) computed in the kernel from the drawn cells of each plane and
@@ -146,11 +149,11 @@ if triton is not None:
         INVERT: tl.constexpr, TR: tl.constexpr, CW: tl.constexpr, UNROLL: tl.constexpr,
     ):
         stripe = tl.program_id(0)
-        plane = stripe // stripes
+        plane = (stripe // stripes).to(tl.int64)
         local = tl.arange(0, TR)[:, None]
         lanes = tl.arange(0, CW)[None, :]
         rows = (stripe % stripes) * TR + local
-        base = plane.to(tl.int64) * height * width
+        base = plane * height * width
         # the same indices as a transposed tile: columns down, rows across
         down = tl.arange(0, CW)[:, None]
         across = tl.arange(0, TR)[None, :]

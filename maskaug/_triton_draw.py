@@ -49,23 +49,26 @@ if triton is not None:
         tie = (up - x == 0.5) & (tl.floor(up * 0.5) != up * 0.5)
         return tl.where(tie, up - 1.0, up)
 
-    @triton.jit
+    @triton.jit(do_not_specialize=["fixed_count"])
     def _draw_kernel(
         u_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr,
-        row_width, n_cells, channels, size_h, size_w,
+        row_width, n_cells, channels, size_h, size_w, fixed_count,
         ratio_low, ratio_span, scale_low, scale_span, focal_prob, independent_prob, keep_prob,
-        FOCAL: tl.constexpr, BLOCK: tl.constexpr,
+        RATIO: tl.constexpr, SCALE: tl.constexpr, FOCAL_COIN: tl.constexpr, INDEPENDENT: tl.constexpr,
+        KEEP: tl.constexpr, HEAD: tl.constexpr, FOCAL: tl.constexpr, BLOCK: tl.constexpr,
     ):
         sample = tl.program_id(0).to(tl.int64)
         row = u_ptr + sample * row_width
-        keep = tl.load(row + 4) < keep_prob
-        shared = tl.load(row + 3) >= independent_prob
-        count = _rint((tl.load(row) * ratio_span + ratio_low) * n_cells)
+        keep = tl.load(row + KEEP) < keep_prob
+        shared = tl.load(row + INDEPENDENT) >= independent_prob
+        # a fixed ratio's count comes from the host (rounded in float64); a range's is drawn here
+        count = tl.where(fixed_count >= 0, fixed_count.to(tl.float32),
+                         _rint((tl.load(row + RATIO) * ratio_span + ratio_low) * n_cells))
         lanes = tl.arange(0, BLOCK)
         channel = 0
         while channel < channels:
             source = tl.where(shared, 0, channel)
-            scores = row + 5 + source * n_cells
+            scores = row + HEAD + source * n_cells
             first = 0
             while first < n_cells:
                 mine = first + lanes
@@ -85,14 +88,14 @@ if triton is not None:
                 first += BLOCK
             channel += 1
         if FOCAL:
-            scale = tl.load(row + 1) * scale_span + scale_low
+            scale = tl.load(row + SCALE) * scale_span + scale_low
             extent_h = tl.maximum(_rint(scale * size_h), 1.0)
             extent_w = tl.maximum(_rint(scale * size_w), 1.0)
             tl.store(extent_ptr + sample * 2, extent_h.to(tl.int64))
             tl.store(extent_ptr + sample * 2 + 1, extent_w.to(tl.int64))
             room_h = tl.maximum((size_h + 1) - extent_h, 1.0)
             room_w = tl.maximum((size_w + 1) - extent_w, 1.0)
-            where = row + 5 + channels * n_cells
+            where = row + HEAD + channels * n_cells
             channel = 0
             while channel < channels:
                 source = tl.where(shared, 0, channel)
@@ -100,7 +103,7 @@ if triton is not None:
                 tl.store(corner, tl.floor(tl.load(where + source * 2) * room_h).to(tl.int64))
                 tl.store(corner + 1, tl.floor(tl.load(where + source * 2 + 1) * room_w).to(tl.int64))
                 channel += 1
-            tl.store(focal_ptr + sample, keep & (tl.load(row + 2) < focal_prob))
+            tl.store(focal_ptr + sample, keep & (tl.load(row + FOCAL_COIN) < focal_prob))
 
 
 def draw(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], policy: _draw.Policy) -> _Drawn:
@@ -125,10 +128,11 @@ def draw(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], policy: _draw.
             _draw_kernel[(samples,)](
                 u, masked, unused if start is None else start, unused if extent is None else extent,
                 unused if flags is None else flags,
-                u.shape[-1], n_cells, channels, sizes[0], sizes[1],
+                u.shape[-1], n_cells, channels, sizes[0], sizes[1], _draw.fixed_count(policy.ratio, n_cells),
                 *(float(v) for v in (policy.ratio[0], policy.ratio[1] - policy.ratio[0], policy.focal_scale[0],
                                      policy.focal_scale[1] - policy.focal_scale[0], policy.focal_prob,
                                      policy.channel_independent_prob, policy.p)),
-                FOCAL=focal, BLOCK=BLOCK, num_warps=4, enable_fp_fusion=False,
+                RATIO=_draw.RATIO, SCALE=_draw.SCALE, FOCAL_COIN=_draw.FOCAL, INDEPENDENT=_draw.INDEPENDENT,
+                KEEP=_draw.KEEP, HEAD=_draw.HEAD, FOCAL=focal, BLOCK=BLOCK, num_warps=4, enable_fp_fusion=False,
             )
     return _Drawn(geo, cells, masked, start, extent, flags, policy.focal_invert)

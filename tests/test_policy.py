@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, Dataset
 
-from maskaug import MSCNMask, apply_mask, highpass
+from maskaug import MSCNMask, apply_mask, highpass, sample_grid_mask
 
 
 def gen(seed: int) -> torch.Generator:
@@ -153,6 +153,14 @@ def test_compiles_without_graph_breaks(fill):
     assert torch.equal(got[keep], expected[keep])
     if fill == "constant":
         assert torch.equal(got, expected)
+
+
+def test_fixed_ratio_masks_round_ratio_times_cells():
+    # 0.15 * 190 = 28.5 rounds to 28 (half to even, as sample_grid_mask); float32 arithmetic gives 29
+    module = MSCNMask(layout="b h w", cell=1, ratio=0.15, focal_prob=0.0, highpass_sigma=None, return_mask=True)
+    _, mask = module(torch.zeros(3, 19, 10))
+    assert (mask.sum(dim=(1, 2)) == 28).all()
+    assert (sample_grid_mask((3, 19, 10), cell=1, ratio=0.15, dims=(1, 2)).sum(dim=(1, 2)) == 28).all()
 
 
 def test_compiles_with_inductor():

@@ -208,6 +208,14 @@ def test_draw_kernel_breaks_ties_and_rounds_as_the_torch_draw(device, cell):
     assert int(reference.grid.sum()) > 0 and (reference.extent.cpu() == torch.tensor([18, 10])).all()
 
 
+def test_draw_kernel_counts_a_fixed_ratio_in_float64(device):
+    # 0.15 * 190 = 28.5 rounds to 28 (half to even); float32 arithmetic gives 29
+    module = MSCNMask(layout="b h w", cell=1, ratio=0.15, focal_prob=0.0, highpass_sigma=None)
+    kernel, reference = _drawn_both_ways(module, (3, 19, 10), _AsIs(device))
+    _same_draw(kernel, reference)
+    assert (kernel.grid.sum(dim=(-2, -1)) == 28).all()
+
+
 def test_policy_compiles_with_inductor(device):
     if device.type != "cuda":
         pytest.skip("the policy takes the torch path on a CPU (test_policy.py compiles that)")
