@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from maskaug import _random
-from maskaug.masks import _Drawn, _Geometry
+from maskaug.masks import _Drawn, _Geometry, _grid_sizes, _lowest
 
 RATIO, SCALE, FOCAL, INDEPENDENT, KEEP = range(5)
 HEAD = 5
@@ -48,11 +48,6 @@ class Policy:
     p: float
 
 
-def grid_sizes(geo: _Geometry, cells: tuple[int, ...]) -> tuple[int, ...]:
-    """The number of cells along each masked axis (the last cell may be cut by the border)."""
-    return tuple(math.ceil(size / c) for size, c in zip(geo.masked_sizes, cells))
-
-
 def uniforms(
     geo: _Geometry, cells: tuple[int, ...], *, generator: torch.Generator | None, device: torch.device
 ) -> torch.Tensor:
@@ -61,7 +56,7 @@ def uniforms(
     Shape:
         - output: float32 ``(*S, HEAD + C * (n + M))``, ``n`` cells and ``M`` masked axes.
     """
-    n_cells = math.prod(grid_sizes(geo, cells))
+    n_cells = math.prod(_grid_sizes(geo, cells))
     width = HEAD + geo.channels * (n_cells + len(geo.masked))
     return _random.rand((*geo.sample_sizes, width), generator=generator, device=device)
 
@@ -83,7 +78,7 @@ def from_uniforms(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], polic
     Decisions that a parameter fixes (a fixed ratio, ``p = 1``, a square box) skip their
     operations: one sample in a ``DataLoader`` worker pays for every operation it issues.
     """
-    grid = grid_sizes(geo, cells)
+    grid = _grid_sizes(geo, cells)
     n_cells, axes, channels = math.prod(grid), len(grid), geo.channels
     scores = u[..., HEAD : HEAD + channels * n_cells].unflatten(-1, (channels, n_cells))
     where = u[..., HEAD + channels * n_cells :].unflatten(-1, (channels, axes))
@@ -95,8 +90,7 @@ def from_uniforms(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], polic
     counts = fixed_count(policy.ratio, n_cells)
     if counts < 0:
         counts = torch.round(affine(u[..., RATIO], policy.ratio) * n_cells).long()[..., None, None]
-    ranks = scores.argsort(dim=-1, stable=True).argsort(dim=-1, stable=True)
-    masked = ranks < counts
+    masked = _lowest(scores, counts)
     if keep is not None:
         masked &= keep[..., None, None]
     drawn = _Drawn(geo, cells, masked.unflatten(-1, grid), invert=policy.focal_invert)

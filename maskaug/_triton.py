@@ -54,22 +54,28 @@ MAX_RADIUS = 32
 _DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
 
+def runs_on(device: torch.device) -> bool:
+    """Whether Triton kernels run on ``device``: CUDA, or the CPU under ``TRITON_INTERPRET=1``;
+    never with ``MASKAUG_DISABLE_TRITON=1``."""
+    if triton is None or os.environ.get("MASKAUG_DISABLE_TRITON") == "1":
+        return False
+    return device.type == "cuda" or (_INTERPRET and device.type == "cpu")
+
+
 def usable(x: torch.Tensor, radius: int = 0) -> bool:
     """Whether the fused kernel can run on ``x`` (with a high-pass of ``radius``, if any).
 
-    It needs Triton, a half or single precision ``x`` that does not need a gradient, on CUDA (or
-    on the CPU under ``TRITON_INTERPRET=1``), and a radius of at most `MAX_RADIUS`, shorter than
-    both filtered axes. Setting ``MASKAUG_DISABLE_TRITON=1`` turns it off. Everything else takes the pure-torch path, which
-    gives the same masks and agrees on the filtered values within float32 rounding (the noise fill
-    is drawn by a different generator algorithm).
+    It needs a device where Triton kernels run (`runs_on`), a half or single precision ``x`` that
+    does not need a gradient, and a radius of at most `MAX_RADIUS`, shorter than both filtered
+    axes. Everything else takes the pure-torch path, which gives the same masks and agrees on the
+    filtered values within float32 rounding (the noise fill is drawn by a different generator
+    algorithm).
     """
-    if triton is None or os.environ.get("MASKAUG_DISABLE_TRITON") == "1" or x.dtype not in _DTYPES:
-        return False
-    if x.requires_grad and torch.is_grad_enabled():
+    if x.dtype not in _DTYPES or (x.requires_grad and torch.is_grad_enabled()):
         return False
     if radius > MAX_RADIUS or (radius and (x.ndim < 2 or min(x.shape[-2:]) <= radius)):
         return False  # the torch path filters, or says why it can't
-    return x.is_cuda or (_INTERPRET and x.device.type == "cpu")
+    return runs_on(x.device)
 
 
 def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:

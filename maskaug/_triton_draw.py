@@ -16,7 +16,7 @@ from contextlib import nullcontext
 import torch
 
 from maskaug import _draw, _triton
-from maskaug.masks import _Drawn, _Geometry
+from maskaug.masks import _Drawn, _Geometry, _grid_sizes
 
 try:
     import triton
@@ -36,8 +36,8 @@ def usable(geo: _Geometry, cells: tuple[int, ...], device: torch.device) -> bool
     torch operations)."""
     if len(geo.masked) != 2 or torch.compiler.is_compiling():
         return False
-    n_cells = math.prod(_draw.grid_sizes(geo, cells))
-    return 0 < n_cells <= MAX_CELLS and _triton.usable(torch.empty(0, device=device))
+    n_cells = math.prod(_grid_sizes(geo, cells))
+    return 0 < n_cells <= MAX_CELLS and _triton.runs_on(torch.device(device))
 
 
 if triton is not None:
@@ -112,7 +112,7 @@ def draw(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], policy: _draw.
     Shape:
         - u: float32 ``(*S, HEAD + C * (n + 2))`` (`maskaug._draw.uniforms`).
     """
-    grid = _draw.grid_sizes(geo, cells)
+    grid = _grid_sizes(geo, cells)
     n_cells, channels, sizes = math.prod(grid), geo.channels, geo.masked_sizes
     lead = geo.sample_sizes
     samples = math.prod(lead)

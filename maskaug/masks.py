@@ -253,7 +253,7 @@ def _draw_grid(
     Shape:
         - output: bool ``(*S, C, *G)``, ``G`` the number of cells along each masked axis.
     """
-    grid = tuple(math.ceil(size / c) for size, c in zip(geo.masked_sizes, cells))
+    grid = _grid_sizes(geo, cells)
     n_cells = math.prod(grid)
     if ratio[0] == ratio[1]:  # a fixed ratio draws nothing (see _random.uniform_in); both rounds go half to even
         counts = round(ratio[0] * n_cells)
@@ -261,8 +261,22 @@ def _draw_grid(
         ratios = _random.uniform_in(ratio, (*geo.sample_sizes, 1, 1), generator=generator, device=device)
         counts = torch.round(ratios * n_cells)
     scores = _random.rand((*geo.sample_sizes, geo.channels, n_cells), generator=generator, device=device)
-    ranks = scores.argsort(dim=-1).argsort(dim=-1)
-    return (ranks < counts).reshape(*geo.sample_sizes, geo.channels, *grid)
+    return _lowest(scores, counts).reshape(*geo.sample_sizes, geo.channels, *grid)
+
+
+def _grid_sizes(geo: _Geometry, cells: tuple[int, ...]) -> tuple[int, ...]:
+    """The number of cells along each masked axis (the last cell may be cut by the border)."""
+    return tuple(math.ceil(size / c) for size, c in zip(geo.masked_sizes, cells))
+
+
+def _lowest(scores: torch.Tensor, counts: int | torch.Tensor) -> torch.Tensor:
+    """Whether each score is among the ``counts`` lowest of its row (ties go to the lower index).
+
+    Shape:
+        - scores: ``(..., n)``; counts: an int, or integers broadcastable to ``scores``.
+        - output: bool, ``scores.shape``.
+    """
+    return scores.argsort(dim=-1, stable=True).argsort(dim=-1, stable=True) < counts
 
 
 def _draw_focal(
