@@ -1,12 +1,16 @@
 """Fused GPU kernel (Triton): the high-pass over the last two axes, the mask and the fill, in one pass.
 
 A program makes a stripe of ``TILE[0]`` rows of one plane (one ``H x W`` image of one channel of
-one sample), ``TILE[1]`` columns at a time:
+one sample), in float32 on the CUDA cores:
 
-1. the vertical blur of the stripe, tap by tap on the CUDA cores in float32, from the stripe's
-   input rows (reflected at the borders), into the program's own scratch, transposed;
-2. the horizontal blur, tap by tap from whole aligned rows of that scratch (so that both passes
-   load aligned vectors), subtracted from ``x``; then the mask, the fill and one store.
+1. the vertical blur of the stripe, ``TILE[1]`` columns at a time, into the program's own
+   scratch, transposed. Each row of the stripe's window of input rows (reflected at the borders)
+   is loaded once and added, with its tap, to the sum of every output row it reaches: the sums of
+   a thread's columns stay in its registers (one per stripe row), so a thread loads each input
+   element once where tap by tap it would load it once per tap;
+2. the horizontal blur, the same way, from the scratch (where a column of the stripe is a short
+   row), over ``TILE[2]`` blocks of ``TILE[3]`` columns at a time; subtracted from ``x``; then the
+   mask, the fill and one store.
 
 The scratch of all programs together is float32 of about ``x.numel()`` elements (rows padded to a
 whole tile): a high-pass call needs that much device memory on top of its output.
@@ -43,11 +47,14 @@ except ImportError:  # pragma: no cover - triton ships with CUDA builds of torch
 
 _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 
-#: ``(rows, columns)`` of a program's tile, its warps, and the taps per step of its loops: small
-#: tiles keep a program's registers under 80, so that many programs share a multiprocessor.
-TILE = (8, 64)
+#: A program's tile: its stripe's rows, the columns of a vertical step, and the blocks and columns
+#: per block of a horizontal step (powers of two; the columns of a vertical step and the rows times
+#: blocks at least the program's threads); and its warps.
+TILE = (16, 256, 8, 16)
 WARPS = 4
-UNROLL = 2
+#: The most registers a thread may use (``None``: as many as the compiler takes). 128 lets four
+#: programs share a multiprocessor, where the compiler's own choice (about 230) lets two.
+REGISTERS = 128
 #: The largest kernel radius the fused kernel filters (sigma 10.6 with the full Gaussian).
 MAX_RADIUS = 32
 
@@ -75,6 +82,8 @@ def usable(x: torch.Tensor, radius: int = 0) -> bool:
         return False
     if radius > MAX_RADIUS or (radius and (x.ndim < 2 or min(x.shape[-2:]) <= radius)):
         return False  # the torch path filters, or says why it can't
+    if x.ndim and x.shape[-1] >= 2**22:
+        return False  # columns the kernel's cell arithmetic does not reach
     return runs_on(x.device)
 
 
@@ -123,15 +132,24 @@ if triton is not None:
 
     @triton.jit
     def _mask_fill(
-        result, rows, cols, offsets, inside, mask_ptr, cell_rows, cell_w, focal, top, left, bottom, right,
-        seed, fill_scale, fill_value,
+        result, rows, first, cols, row_starts, inside, mask_ptr, cell_rows, cell_w_inverse, focal, top, left, bottom,
+        right, seed, fill_scale, fill_value,
         MASK: tl.constexpr, FOCAL: tl.constexpr, NOISE: tl.constexpr, INVERT: tl.constexpr,
     ):
-        """``result`` with the fill where the mask is set (``MASK`` 1: a dense mask; 2: cells and box)."""
+        """``result`` with the fill where the mask is set (``MASK`` 1: a dense mask; 2: cells and box).
+
+        ``result`` is the tile of ``rows`` (``(R, 1)``) and ``cols`` (``(1, C)``, from ``first``),
+        ``row_starts`` the offsets of its rows' first elements in ``x``.
+
+        ``cell_w_inverse`` is ``1 / cell_w`` in float32: ``(col + 0.5) * cell_w_inverse`` truncates
+        to ``col // cell_w`` for every column under 2**22 (`usable` checks it), in three instructions
+        where an integer division by a run-time value takes about twenty.
+        """
         if MASK == 1:
-            hit = tl.load(mask_ptr + offsets, mask=inside, other=0) != 0
+            hit = tl.load(mask_ptr + row_starts + cols, mask=inside, other=0) != 0
         else:
-            hit = tl.load(cell_rows + cols // cell_w, mask=inside, other=0) != 0
+            column_cells = ((cols.to(tl.float32) + 0.5) * cell_w_inverse).to(tl.int32)
+            hit = tl.load(cell_rows + column_cells, mask=inside, other=0) != 0
             if FOCAL:
                 in_box = (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)
                 if INVERT:
@@ -139,45 +157,93 @@ if triton is not None:
                 hit = tl.where(focal, in_box, hit)
         # (the fill's scalars are float64 under torch.compile: the result stays float32)
         if NOISE:
-            # noise depends on the seed and the element only; tiles without a masked element skip it
+            # noise depends on the seed and the element only: one Philox draw gives the normals of
+            # four neighbouring elements of a row. Tiles without a masked element skip it.
             if tl.max(hit.to(tl.int32)) > 0:
-                result = tl.where(hit, (tl.randn(seed, offsets) * fill_scale).to(tl.float32), result)
+                quads = first + tl.arange(0, result.shape[1] // 4)[None, :] * 4
+                normals = tl.randn4x(seed, row_starts + quads)
+                noise = tl.reshape(_stack(normals, 2), result.shape)
+                result = tl.where(hit, (noise * fill_scale).to(tl.float32), result)
         else:
             result = tl.where(hit, fill_value, result).to(tl.float32)
         return result
 
     @triton.jit
+    def _load_taps(taps_ptr, COUNT: tl.constexpr):
+        """The ``COUNT`` taps as a tuple of scalars."""
+        taps = ()
+        for k in tl.static_range(COUNT):
+            taps = taps + (tl.load(taps_ptr + k),)
+        return taps
+
+    @triton.jit
+    def _slide(sums, values, taps, j: tl.constexpr, RADIUS: tl.constexpr):
+        """``sums[i] += taps[j - i] * values`` for the outputs ``i`` that window element ``j`` reaches."""
+        updated = ()
+        for i in tl.static_range(len(sums)):
+            total = sums[i]
+            if j - i >= 0 and j - i <= 2 * RADIUS:
+                total += taps[j - i] * values
+            updated = updated + (total,)
+        return updated
+
+    @triton.jit
+    def _pair(parts, HALF: tl.constexpr):
+        """``join(parts[p], parts[p + HALF])`` for each ``p < HALF``."""
+        paired = ()
+        for p in tl.static_range(HALF):
+            paired = paired + (tl.join(parts[p], parts[p + HALF]),)
+        return paired
+
+    @triton.jit
+    def _stack(parts, LEVELS: tl.constexpr):
+        """``2**LEVELS`` tensors of one shape ``S`` as one tensor ``(*S, 2, ..., 2)`` that reshapes to
+        ``(*S, 2**LEVELS)`` with ``parts[i]`` at ``i``."""
+        for level in tl.static_range(LEVELS):
+            parts = _pair(parts, (1 << LEVELS) >> (level + 1))
+        return parts[0]
+
+    @triton.jit
     def _fused(
         x_ptr, out_ptr, taps_ptr, scratch_ptr, mask_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr, seed_ptr,
-        stripes, height, width, channels, cell_channels, box_channels, grid_h, grid_w, cell_h, cell_w,
-        fill_scale, fill_value,
+        stripes, height, width, padded, channels, cell_channels, box_channels, grid_h, grid_w, cell_h,
+        cell_w_inverse, fill_scale, fill_value,
         RADIUS: tl.constexpr, MASK: tl.constexpr, FOCAL: tl.constexpr, NOISE: tl.constexpr,
-        INVERT: tl.constexpr, TR: tl.constexpr, CW: tl.constexpr, UNROLL: tl.constexpr,
+        INVERT: tl.constexpr, TR: tl.constexpr, VW: tl.constexpr, HB: tl.constexpr, HC: tl.constexpr,
+        TR_LEVELS: tl.constexpr, HC_LEVELS: tl.constexpr,
     ):
         stripe = tl.program_id(0)
         plane = (stripe // stripes).to(tl.int64)
-        local = tl.arange(0, TR)[:, None]
-        lanes = tl.arange(0, CW)[None, :]
-        rows = (stripe % stripes) * TR + local
+        first_row = (stripe % stripes) * TR
+        local = tl.arange(0, TR)
+        rows = first_row + local[:, None]
         base = plane * height * width
-        # the same indices as a transposed tile: columns down, rows across
-        down = tl.arange(0, CW)[:, None]
-        across = tl.arange(0, TR)[None, :]
-        # this program's scratch: the vertical blur of its stripe, transposed (a row per column, TR
-        # long), so that the horizontal pass shifts whole aligned rows of it, as the vertical one
-        # shifts rows of x
-        slot = scratch_ptr + stripe.to(tl.int64) * width * TR + across
+        # this program's scratch: the vertical blur of its stripe, transposed (a row of TR values per
+        # column), so that the horizontal pass reads a column of the stripe as one short row; its
+        # first RADIUS rows and those from the width on hold the reflected columns, so that the
+        # horizontal pass reads every column of its window at a fixed offset
+        slot = scratch_ptr + (stripe.to(tl.int64) * padded + RADIUS) * TR
         if RADIUS > 0:
+            taps = _load_taps(taps_ptr, 2 * RADIUS + 1)
+            # vertical: each of the TR + 2 * RADIUS input rows of the stripe's window is loaded once
+            # and added, with its tap, to each of the TR output rows it reaches (sums in registers)
+            across = tl.arange(0, VW)
             first = 0
             while first < width:
-                first = tl.multiple_of(first, CW)
-                cols = first + lanes
-                blur = tl.zeros((TR, CW), dtype=tl.float32)
-                for k in tl.range(0, 2 * RADIUS + 1, loop_unroll_factor=UNROLL):
-                    source = x_ptr + base + _reflect(rows + (k - RADIUS), height) * width + cols
-                    blur += tl.load(taps_ptr + k) * tl.load(source, mask=cols < width, other=0.0).to(tl.float32)
-                tl.store(slot + (first + down) * TR, tl.trans(blur), mask=first + down < width)
-                first += CW
+                first = tl.multiple_of(first, VW)
+                cols = first + across
+                sums = (tl.zeros((VW,), dtype=tl.float32),) * TR
+                for j in tl.static_range(TR + 2 * RADIUS):
+                    source = x_ptr + base + _reflect(first_row + j - RADIUS, height) * width + cols
+                    row = tl.load(source, mask=cols < width, other=0.0).to(tl.float32)
+                    sums = _slide(sums, row, taps, j, RADIUS)
+                blur = tl.reshape(_stack(sums, TR_LEVELS), (VW, TR))
+                column = cols[:, None]
+                tl.store(slot + column * TR + local[None, :], blur, mask=column < width)
+                tl.store(slot - column * TR + local[None, :], blur, mask=(column >= 1) & (column <= RADIUS))
+                mirror = 2 * (width - 1) - column
+                tl.store(slot + mirror * TR + local[None, :], blur, mask=(column < width - 1) & (mirror < width + RADIUS))
+                first += VW
             tl.debug_barrier()  # the scratch holds the stripe's vertical blur, for every thread to read
         cell_rows, focal, top, left, bottom, right = _plane_mask(
             plane, rows, cells_ptr, start_ptr, extent_ptr, focal_ptr,
@@ -186,30 +252,32 @@ if triton is not None:
         seed = 0
         if NOISE:
             seed = tl.load(seed_ptr)
+        # a tile of HB blocks of HC neighbouring columns
+        blocks = tl.arange(0, HB)[None, :] * HC
+        lanes = tl.arange(0, HB * HC)[None, :]
         first = 0
         while first < width:
-            first = tl.multiple_of(first, CW)
+            first = tl.multiple_of(first, HB * HC)
             cols = first + lanes
             inside = (rows < height) & (cols < width)
-            offsets = base + rows * width + cols
-            result = tl.load(x_ptr + offsets, mask=inside, other=0.0).to(tl.float32)
+            row_starts = base + rows * width
+            result = tl.load(x_ptr + row_starts + cols, mask=inside, other=0.0).to(tl.float32)
             if RADIUS > 0:
-                blur = tl.zeros((CW, TR), dtype=tl.float32)
-                if (first >= RADIUS) & (first + CW + RADIUS <= width):  # no column to reflect
-                    for k in tl.range(0, 2 * RADIUS + 1, loop_unroll_factor=UNROLL):
-                        blur += tl.load(taps_ptr + k) * tl.load(slot + (first + down + (k - RADIUS)) * TR)
-                else:
-                    for k in tl.range(0, 2 * RADIUS + 1, loop_unroll_factor=UNROLL):
-                        shifted = _reflect(first + down + (k - RADIUS), width)
-                        blur += tl.load(taps_ptr + k) * tl.load(slot + shifted * TR)
-                result -= tl.trans(blur)
+                # horizontal, the same way: each column of a block's window (a row of the scratch,
+                # the stripe's TR values) is loaded once and added to the block's HC output columns
+                sums = (tl.zeros((TR, HB), dtype=tl.float32),) * HC
+                window = slot + (first + blocks - RADIUS) * TR + local[:, None]
+                for j in tl.static_range(HC + 2 * RADIUS):
+                    column = tl.load(window + j * TR)
+                    sums = _slide(sums, column, taps, j, RADIUS)
+                result -= tl.reshape(_stack(sums, HC_LEVELS), (TR, HB * HC))
             if MASK != 0:
                 result = _mask_fill(
-                    result, rows, cols, offsets, inside, mask_ptr, cell_rows, cell_w, focal, top, left, bottom,
-                    right, seed, fill_scale, fill_value, MASK, FOCAL, NOISE, INVERT,
+                    result, rows, first, cols, row_starts, inside, mask_ptr, cell_rows, cell_w_inverse, focal, top,
+                    left, bottom, right, seed, fill_scale, fill_value, MASK, FOCAL, NOISE, INVERT,
                 )
-            tl.store(out_ptr + offsets, result.to(out_ptr.dtype.element_ty), mask=inside)
-            first += CW
+            tl.store(out_ptr + row_starts + cols, result.to(out_ptr.dtype.element_ty), mask=inside)
+            first += HB * HC
 
     def _launch(kernel, x, taps, mask, cells, start, extent, focal, seed, radius, mask_mode, boxes, noise, invert,
                 channels, cell_channels, box_channels, cell_h, cell_w, fill_scale, fill_value):
@@ -218,21 +286,29 @@ if triton is not None:
         out = torch.empty_like(x)
         if x.numel() == 0:
             return out
-        rows, cols = TILE
+        rows, vertical, blocks, block = TILE
         stripes = triton.cdiv(height, rows)
         programs = x.numel() // (height * width) * stripes
-        scratch = x.new_empty((programs, width, rows) if radius else (1,), dtype=torch.float32)
+        # per stripe: RADIUS reflected columns, the columns of the horizontal tiles, RADIUS more
+        padded = triton.cdiv(width, blocks * block) * blocks * block + 2 * radius
+        scratch = x.new_empty((programs, padded, rows) if radius else (1,), dtype=torch.float32)
         # Triton launches on the current device, which need not be x's
         on_device = torch.cuda.device(x.device) if x.is_cuda and not torch.compiler.is_compiling() else nullcontext()
         with on_device:
             kernel(_fused)[(programs,)](
                 x, out, taps, scratch, mask, cells, start, extent, focal, seed,
-                stripes, height, width, channels, cell_channels, box_channels, cells.shape[-2], cells.shape[-1],
-                cell_h, cell_w, fill_scale, fill_value,
+                stripes, height, width, padded, channels, cell_channels, box_channels, cells.shape[-2], cells.shape[-1],
+                cell_h, 1.0 / cell_w, fill_scale, fill_value,
                 RADIUS=radius, MASK=mask_mode, FOCAL=boxes, NOISE=noise, INVERT=invert,
-                TR=rows, CW=cols, UNROLL=UNROLL, num_warps=WARPS, num_stages=1,
+                TR=rows, VW=vertical, HB=blocks, HC=block,
+                TR_LEVELS=rows.bit_length() - 1, HC_LEVELS=block.bit_length() - 1,
+                **_register_limit(), num_warps=WARPS, num_stages=1,
             )
         return out
+
+    def _register_limit() -> dict:
+        """The launch option that caps registers (torch.compile's launcher takes no such option)."""
+        return {} if REGISTERS is None or torch.compiler.is_compiling() else {"maxnreg": REGISTERS}
 
     @torch.library.triton_op("maskaug::highpass_fill", mutates_args=())
     def highpass_fill(

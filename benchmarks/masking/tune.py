@@ -1,6 +1,6 @@
 """Settings of the fused Triton kernel, timed against the memory floor on one device.
 
-For each dtype and each setting of the kernel (its tile shape, warps, and taps per loop step: the
+For each dtype and each setting of the kernel (its tile shape, warps and register limit: the
 constants of `maskaug._triton`), the median time of the fused high-pass with a noise fill
 (``maskaug._triton.fused``) on the image batch, next to ``x.clone()``. Each setting's output is checked against the float64
 high-pass first: one that misses it by more than float32 rounding (1e-5 of the largest value, on
@@ -22,12 +22,15 @@ from maskaug import _triton, highpass
 from .peers import device_name, time_ms, write_result
 
 SETTINGS = (
-    dict(TILE=(8, 64), WARPS=4, UNROLL=2),
-    dict(TILE=(16, 64), WARPS=8, UNROLL=2),
-    dict(TILE=(16, 64), WARPS=4, UNROLL=2),
-    dict(TILE=(32, 64), WARPS=8, UNROLL=2),
-    dict(TILE=(8, 64), WARPS=4, UNROLL=1),
-    dict(TILE=(8, 128), WARPS=4, UNROLL=2),
+    dict(TILE=(16, 256, 8, 16), WARPS=4, REGISTERS=None),
+    dict(TILE=(16, 256, 8, 16), WARPS=4, REGISTERS=128),
+    dict(TILE=(16, 256, 16, 16), WARPS=8, REGISTERS=128),
+    dict(TILE=(16, 256, 16, 16), WARPS=8, REGISTERS=None),
+    dict(TILE=(8, 256, 8, 16), WARPS=2, REGISTERS=None),
+    dict(TILE=(32, 256, 8, 16), WARPS=8, REGISTERS=None),
+    dict(TILE=(16, 128, 8, 16), WARPS=4, REGISTERS=None),
+    dict(TILE=(16, 256, 8, 32), WARPS=4, REGISTERS=None),
+    dict(TILE=(16, 256, 16, 8), WARPS=4, REGISTERS=None),
 )
 
 
