@@ -52,6 +52,9 @@ _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 #: blocks at least the program's threads); and its warps.
 TILE = (16, 256, 8, 16)
 WARPS = 4
+#: Programs per multiprocessor, each walking over stripes with its own scratch (which then stays in
+#: the L2 cache); ``None``: one program per stripe.
+PROGRAMS_PER_SM = None
 #: The most registers a thread may use (``None``: as many as the compiler takes). 128 lets four
 #: programs share a multiprocessor, where the compiler's own choice (about 230) lets two.
 REGISTERS = 128
@@ -94,11 +97,16 @@ def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.
     return seed.to(device)
 
 
+@functools.lru_cache(maxsize=8)
+def _processors(device: torch.device) -> int:
+    """The multiprocessors of a CUDA ``device`` (1 elsewhere: the interpreter runs one program at a time)."""
+    return torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 1
+
+
 @functools.lru_cache(maxsize=32)
-def _taps(sigma: float, size: int, device: torch.device) -> torch.Tensor:
-    """The float32 Gaussian taps of the kernel, built on ``device`` (no host copy). Cached: never modify them."""
-    with torch.inference_mode(False):
-        return gaussian_kernel(sigma, size, dtype=torch.float32, device=device)
+def _taps(sigma: float, size: int) -> tuple[float, ...]:
+    """The float32 Gaussian taps, as Python floats: the kernel is compiled with them as constants."""
+    return tuple(gaussian_kernel(sigma, size, dtype=torch.float32).tolist())
 
 
 if triton is not None:
@@ -131,6 +139,46 @@ if triton is not None:
         return cell_rows, focal, top, left, bottom, right
 
     @triton.jit
+    def _normals(seed, counters):
+        """Four standard normals per counter: Philox (`tl.randint4x`), then Box-Muller with a
+        logarithm and a sine and cosine from short series, within 1e-6 of the exact transform, in
+        about a third of the instructions of the exact functions."""
+        bits = tl.randint4x(seed, counters)
+        # uniforms in [1e-7, 1) for the radii, in [0, 1) for the angles (31 random bits each)
+        u = ()
+        for k in tl.static_range(4):
+            b = bits[k].to(tl.int32, bitcast=True)
+            u = u + (tl.where(b < 0, -b - 1, b).to(tl.float32) * 4.6566127342e-10,)
+        normals = ()
+        for pair in tl.static_range(2):
+            # ln u = e ln 2 + ln m, m in [sqrt(1/2), sqrt(2)): ln m = 2 atanh(s), s = (m - 1) / (m + 1)
+            radius_u = tl.maximum(u[2 * pair], 1.0e-7)
+            b = radius_u.to(tl.int32, bitcast=True)
+            m = ((b & 0x7FFFFF) | 0x3F800000).to(tl.float32, bitcast=True)
+            e = ((b >> 23) & 0xFF) - 127
+            big = m > 1.4142135
+            m = tl.where(big, m * 0.5, m)
+            e = tl.where(big, e + 1, e)
+            s = (m - 1.0) / (m + 1.0)
+            s2 = s * s
+            log_u = e.to(tl.float32) * 0.6931471805599453 + 2.0 * s * (
+                1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0))))
+            )
+            radius = tl.sqrt(-2.0 * log_u)
+            # the angle 2 pi v: a quarter turn q and theta in [-pi/4, pi/4]
+            v = u[2 * pair + 1]
+            q = tl.floor(v * 4.0 + 0.5)
+            theta = (v - q * 0.25) * 6.283185307179586
+            t2 = theta * theta
+            sin = theta * (1.0 + t2 * (-1.0 / 6.0 + t2 * (1.0 / 120.0 + t2 * (-1.0 / 5040.0 + t2 * (1.0 / 362880.0)))))
+            cos = 1.0 + t2 * (-0.5 + t2 * (1.0 / 24.0 + t2 * (-1.0 / 720.0 + t2 * (1.0 / 40320.0))))
+            turn = q.to(tl.int32) & 3
+            cos_v = tl.where(turn == 0, cos, tl.where(turn == 1, -sin, tl.where(turn == 2, -cos, sin)))
+            sin_v = tl.where(turn == 0, sin, tl.where(turn == 1, cos, tl.where(turn == 2, -sin, -cos)))
+            normals = normals + (radius * cos_v, radius * sin_v)
+        return normals
+
+    @triton.jit
     def _mask_fill(
         result, rows, first, cols, row_starts, inside, mask_ptr, cell_rows, cell_w_inverse, focal, top, left, bottom,
         right, seed, fill_scale, fill_value,
@@ -161,7 +209,7 @@ if triton is not None:
             # four neighbouring elements of a row. Tiles without a masked element skip it.
             if tl.max(hit.to(tl.int32)) > 0:
                 quads = first + tl.arange(0, result.shape[1] // 4)[None, :] * 4
-                normals = tl.randn4x(seed, row_starts + quads)
+                normals = _normals(seed, row_starts + quads)
                 noise = tl.reshape(_stack(normals, 2), result.shape)
                 result = tl.where(hit, (noise * fill_scale).to(tl.float32), result)
         else:
@@ -169,21 +217,13 @@ if triton is not None:
         return result
 
     @triton.jit
-    def _load_taps(taps_ptr, COUNT: tl.constexpr):
-        """The ``COUNT`` taps as a tuple of scalars."""
-        taps = ()
-        for k in tl.static_range(COUNT):
-            taps = taps + (tl.load(taps_ptr + k),)
-        return taps
-
-    @triton.jit
-    def _slide(sums, values, taps, j: tl.constexpr, RADIUS: tl.constexpr):
-        """``sums[i] += taps[j - i] * values`` for the outputs ``i`` that window element ``j`` reaches."""
+    def _slide(sums, values, TAPS: tl.constexpr, j: tl.constexpr, RADIUS: tl.constexpr):
+        """``sums[i] += TAPS[j - i] * values`` for the outputs ``i`` that window element ``j`` reaches."""
         updated = ()
         for i in tl.static_range(len(sums)):
             total = sums[i]
             if j - i >= 0 and j - i <= 2 * RADIUS:
-                total += taps[j - i] * values
+                total += TAPS[j - i] * values
             updated = updated + (total,)
         return updated
 
@@ -204,27 +244,20 @@ if triton is not None:
         return parts[0]
 
     @triton.jit
-    def _fused(
-        x_ptr, out_ptr, taps_ptr, scratch_ptr, mask_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr, seed_ptr,
-        stripes, height, width, padded, channels, cell_channels, box_channels, grid_h, grid_w, cell_h,
+    def _stripe(
+        x_ptr, out_ptr, slot, mask_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr, seed, stripe, local,
+        stripes, height, width, channels, cell_channels, box_channels, grid_h, grid_w, cell_h,
         cell_w_inverse, fill_scale, fill_value,
-        RADIUS: tl.constexpr, MASK: tl.constexpr, FOCAL: tl.constexpr, NOISE: tl.constexpr,
+        TAPS: tl.constexpr, RADIUS: tl.constexpr, MASK: tl.constexpr, FOCAL: tl.constexpr, NOISE: tl.constexpr,
         INVERT: tl.constexpr, TR: tl.constexpr, VW: tl.constexpr, HB: tl.constexpr, HC: tl.constexpr,
         TR_LEVELS: tl.constexpr, HC_LEVELS: tl.constexpr,
     ):
-        stripe = tl.program_id(0)
+        """One stripe of ``TR`` rows (``local``: ``arange(TR)``), with the program's scratch ``slot``."""
         plane = (stripe // stripes).to(tl.int64)
         first_row = (stripe % stripes) * TR
-        local = tl.arange(0, TR)
         rows = first_row + local[:, None]
         base = plane * height * width
-        # this program's scratch: the vertical blur of its stripe, transposed (a row of TR values per
-        # column), so that the horizontal pass reads a column of the stripe as one short row; its
-        # first RADIUS rows and those from the width on hold the reflected columns, so that the
-        # horizontal pass reads every column of its window at a fixed offset
-        slot = scratch_ptr + (stripe.to(tl.int64) * padded + RADIUS) * TR
         if RADIUS > 0:
-            taps = _load_taps(taps_ptr, 2 * RADIUS + 1)
             # vertical: each of the TR + 2 * RADIUS input rows of the stripe's window is loaded once
             # and added, with its tap, to each of the TR output rows it reaches (sums in registers)
             across = tl.arange(0, VW)
@@ -236,7 +269,7 @@ if triton is not None:
                 for j in tl.static_range(TR + 2 * RADIUS):
                     source = x_ptr + base + _reflect(first_row + j - RADIUS, height) * width + cols
                     row = tl.load(source, mask=cols < width, other=0.0).to(tl.float32)
-                    sums = _slide(sums, row, taps, j, RADIUS)
+                    sums = _slide(sums, row, TAPS, j, RADIUS)
                 blur = tl.reshape(_stack(sums, TR_LEVELS), (VW, TR))
                 column = cols[:, None]
                 tl.store(slot + column * TR + local[None, :], blur, mask=column < width)
@@ -249,9 +282,6 @@ if triton is not None:
             plane, rows, cells_ptr, start_ptr, extent_ptr, focal_ptr,
             channels, cell_channels, box_channels, grid_h, grid_w, cell_h, FOCAL,
         )
-        seed = 0
-        if NOISE:
-            seed = tl.load(seed_ptr)
         # a tile of HB blocks of HC neighbouring columns
         blocks = tl.arange(0, HB)[None, :] * HC
         lanes = tl.arange(0, HB * HC)[None, :]
@@ -269,7 +299,7 @@ if triton is not None:
                 window = slot + (first + blocks - RADIUS) * TR + local[:, None]
                 for j in tl.static_range(HC + 2 * RADIUS):
                     column = tl.load(window + j * TR)
-                    sums = _slide(sums, column, taps, j, RADIUS)
+                    sums = _slide(sums, column, TAPS, j, RADIUS)
                 result -= tl.reshape(_stack(sums, HC_LEVELS), (TR, HB * HC))
             if MASK != 0:
                 result = _mask_fill(
@@ -279,27 +309,58 @@ if triton is not None:
             tl.store(out_ptr + row_starts + cols, result.to(out_ptr.dtype.element_ty), mask=inside)
             first += HB * HC
 
-    def _launch(kernel, x, taps, mask, cells, start, extent, focal, seed, radius, mask_mode, boxes, noise, invert,
+    @triton.jit
+    def _fused(
+        x_ptr, out_ptr, scratch_ptr, mask_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr, seed_ptr,
+        total, stripes, height, width, padded, channels, cell_channels, box_channels, grid_h, grid_w, cell_h,
+        cell_w_inverse, fill_scale, fill_value,
+        TAPS: tl.constexpr, RADIUS: tl.constexpr, MASK: tl.constexpr, FOCAL: tl.constexpr, NOISE: tl.constexpr,
+        INVERT: tl.constexpr, TR: tl.constexpr, VW: tl.constexpr, HB: tl.constexpr, HC: tl.constexpr,
+        TR_LEVELS: tl.constexpr, HC_LEVELS: tl.constexpr,
+    ):
+        # the program's scratch: the vertical blur of its stripe, transposed (a row of TR values per
+        # column), so that the horizontal pass reads a column of the stripe as one short row; its
+        # first RADIUS rows and those from the width on hold the reflected columns, so that the
+        # horizontal pass reads every column of its window at a fixed offset
+        slot = scratch_ptr + (tl.program_id(0).to(tl.int64) * padded + RADIUS) * TR
+        seed = 0
+        if NOISE:
+            seed = tl.load(seed_ptr)
+        local = tl.arange(0, TR)
+        stripe = tl.program_id(0)
+        while stripe < total:
+            _stripe(
+                x_ptr, out_ptr, slot, mask_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr, seed, stripe, local,
+                stripes, height, width, channels, cell_channels, box_channels, grid_h, grid_w, cell_h,
+                cell_w_inverse, fill_scale, fill_value,
+                TAPS, RADIUS, MASK, FOCAL, NOISE, INVERT, TR, VW, HB, HC, TR_LEVELS, HC_LEVELS,
+            )
+            if RADIUS > 0:
+                tl.debug_barrier()  # every thread is done with the scratch before the next stripe
+            stripe += tl.num_programs(0)
+
+    def _launch(kernel, x, taps, mask, cells, start, extent, focal, seed, mask_mode, boxes, noise, invert,
                 channels, cell_channels, box_channels, cell_h, cell_w, fill_scale, fill_value):
         """Run the kernel on a contiguous ``x`` (``kernel`` maps the Triton kernel to what launches it)."""
-        height, width = x.shape[-2], x.shape[-1]
+        height, width, radius = x.shape[-2], x.shape[-1], len(taps) // 2
         out = torch.empty_like(x)
         if x.numel() == 0:
             return out
         rows, vertical, blocks, block = TILE
         stripes = triton.cdiv(height, rows)
-        programs = x.numel() // (height * width) * stripes
-        # per stripe: RADIUS reflected columns, the columns of the horizontal tiles, RADIUS more
+        total = x.numel() // (height * width) * stripes
+        programs = total if PROGRAMS_PER_SM is None else min(total, PROGRAMS_PER_SM * _processors(x.device))
+        # per program: RADIUS reflected columns, the columns of the horizontal tiles, RADIUS more
         padded = triton.cdiv(width, blocks * block) * blocks * block + 2 * radius
         scratch = x.new_empty((programs, padded, rows) if radius else (1,), dtype=torch.float32)
         # Triton launches on the current device, which need not be x's
         on_device = torch.cuda.device(x.device) if x.is_cuda and not torch.compiler.is_compiling() else nullcontext()
         with on_device:
             kernel(_fused)[(programs,)](
-                x, out, taps, scratch, mask, cells, start, extent, focal, seed,
-                stripes, height, width, padded, channels, cell_channels, box_channels, cells.shape[-2], cells.shape[-1],
+                x, out, scratch, mask, cells, start, extent, focal, seed,
+                total, stripes, height, width, padded, channels, cell_channels, box_channels, cells.shape[-2], cells.shape[-1],
                 cell_h, 1.0 / cell_w, fill_scale, fill_value,
-                RADIUS=radius, MASK=mask_mode, FOCAL=boxes, NOISE=noise, INVERT=invert,
+                TAPS=tuple(taps), RADIUS=radius, MASK=mask_mode, FOCAL=boxes, NOISE=noise, INVERT=invert,
                 TR=rows, VW=vertical, HB=blocks, HC=block,
                 TR_LEVELS=rows.bit_length() - 1, HC_LEVELS=block.bit_length() - 1,
                 **_register_limit(), num_warps=WARPS, num_stages=1,
@@ -313,14 +374,13 @@ if triton is not None:
     @torch.library.triton_op("maskaug::highpass_fill", mutates_args=())
     def highpass_fill(
         x: torch.Tensor,
-        taps: torch.Tensor,
+        taps: list[float],
         mask: torch.Tensor,
         cells: torch.Tensor,
         start: torch.Tensor,
         extent: torch.Tensor,
         focal: torch.Tensor,
         seed: torch.Tensor,
-        radius: int,
         mask_mode: int,
         boxes: bool,
         noise: bool,
@@ -335,7 +395,7 @@ if triton is not None:
     ) -> torch.Tensor:
         """``where(mask, fill, x - blur(x))`` over the last two axes of a contiguous ``x``.
 
-        ``radius`` 0 skips the high-pass (``taps`` from `_taps` otherwise).
+        ``taps``: the high-pass's Gaussian taps (`_taps`), none to skip it.
         ``mask_mode`` 0: no mask; 1: ``mask``, bool of ``x``'s shape; 2: the mask of `pack`'s
         tensors, ``cells`` of ``cell_h x cell_w`` elements and, with ``boxes``, ``start``,
         ``extent`` and ``focal``. ``seed``: one-element int64 tensor (used when ``noise``).
@@ -343,7 +403,7 @@ if triton is not None:
         ``torch.compile``; eager calls launch directly.
         """
         return _launch(
-            wrap_triton, x, taps, mask, cells, start, extent, focal, seed, radius, mask_mode, boxes, noise, invert,
+            wrap_triton, x, taps, mask, cells, start, extent, focal, seed, mask_mode, boxes, noise, invert,
             channels, cell_channels, box_channels, cell_h, cell_w, fill_scale, fill_value,
         )
 
@@ -403,10 +463,7 @@ def fused(
     """
     x = x.contiguous()
     unused = x.new_empty(1, dtype=torch.int64)  # for the tensors a mode never reads
-    radius, taps = 0, unused
-    if sigma is not None:
-        size = _kernel_size(sigma, kernel_size)
-        radius, taps = size // 2, _taps(float(sigma), size, x.device)
+    taps = () if sigma is None else _taps(float(sigma), _kernel_size(sigma, kernel_size))
     dense, cells, start, extent, focal, mode, cell, shares = unused, unused[None, None], None, None, None, 0, (1, 1), (1, 1)
     if drawn is not None:
         cells, start, extent, focal, *shares = pack(drawn, x)
@@ -419,7 +476,7 @@ def fused(
     invert = bool(drawn is not None and drawn.invert)
     channels = x.shape[drawn.geo.channel] if drawn is not None and drawn.geo.channel is not None else 1
     args = (
-        x, taps, dense, cells, *((start, extent, focal) if boxes else (unused,) * 3), seed, radius, mode,
+        x, taps, dense, cells, *((start, extent, focal) if boxes else (unused,) * 3), seed, mode,
         boxes, noise, invert, channels, *shares, cell[0], cell[1], float(noise_std), float(value),
     )
     if torch.compiler.is_compiling():

@@ -1,6 +1,6 @@
 """Settings of the fused Triton kernel, timed against the memory floor on one device.
 
-For each dtype and each setting of the kernel (its tile shape, warps and register limit: the
+For each dtype and each setting of the kernel (its tile shape, warps, register limit and programs per multiprocessor: the
 constants of `maskaug._triton`), the median time of the fused high-pass with a noise fill
 (``maskaug._triton.fused``) on the image batch, next to ``x.clone()``. Each setting's output is checked against the float64
 high-pass first: one that misses it by more than float32 rounding (1e-5 of the largest value, on
@@ -22,15 +22,14 @@ from maskaug import _triton, highpass
 from .peers import device_name, time_ms, write_result
 
 SETTINGS = (
-    dict(TILE=(16, 256, 8, 16), WARPS=4, REGISTERS=None),
-    dict(TILE=(16, 256, 8, 16), WARPS=4, REGISTERS=128),
-    dict(TILE=(16, 256, 16, 16), WARPS=8, REGISTERS=128),
-    dict(TILE=(16, 256, 16, 16), WARPS=8, REGISTERS=None),
-    dict(TILE=(8, 256, 8, 16), WARPS=2, REGISTERS=None),
-    dict(TILE=(32, 256, 8, 16), WARPS=8, REGISTERS=None),
-    dict(TILE=(16, 128, 8, 16), WARPS=4, REGISTERS=None),
-    dict(TILE=(16, 256, 8, 32), WARPS=4, REGISTERS=None),
-    dict(TILE=(16, 256, 16, 8), WARPS=4, REGISTERS=None),
+    dict(TILE=(16, 256, 8, 16), WARPS=4, REGISTERS=128, PROGRAMS_PER_SM=None),
+    dict(TILE=(16, 256, 8, 16), WARPS=4, REGISTERS=128, PROGRAMS_PER_SM=4),
+    dict(TILE=(16, 32, 2, 16), WARPS=1, REGISTERS=128, PROGRAMS_PER_SM=None),
+    dict(TILE=(16, 32, 2, 16), WARPS=1, REGISTERS=128, PROGRAMS_PER_SM=16),
+    dict(TILE=(16, 256, 16, 16), WARPS=8, REGISTERS=128, PROGRAMS_PER_SM=None),
+    dict(TILE=(16, 256, 16, 16), WARPS=8, REGISTERS=128, PROGRAMS_PER_SM=2),
+    dict(TILE=(8, 256, 8, 16), WARPS=2, REGISTERS=128, PROGRAMS_PER_SM=None),
+    dict(TILE=(16, 256, 8, 16), WARPS=4, REGISTERS=None, PROGRAMS_PER_SM=None),
 )
 
 
@@ -64,7 +63,7 @@ def run(args: argparse.Namespace) -> dict:
             scale = expected.abs().max()
             floor = time_ms(x.clone, device=device, repeats=args.repeats, warmup=args.warmup)
             rows.append({"dtype": dtype_name, "setting": "clone", "median_ms": floor, "x_floor": 1.0})
-            print(f"{dtype_name:<9} {'clone':<58} {floor:8.3f} ms", flush=True)
+            print(f"{dtype_name:<9} {'clone':<76} {floor:8.3f} ms", flush=True)
             tolerance = 1e-5 if x.dtype == torch.float32 else 1e-2
             for setting in settings:
                 for name, value in {**defaults, **setting}.items():
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> dict:
                 if "median_ms" in row and (best is None or row["median_ms"] < best[0]) and dtype_name == args.dtypes[0]:
                     best = (row["median_ms"], setting)
                 shown = row.get("skipped") or f"{row['median_ms']:8.3f} ms {row['x_floor']:6.2f}x floor"
-                print(f"{dtype_name:<9} {row['setting']:<58} {shown}", flush=True)
+                print(f"{dtype_name:<9} {row['setting']:<76} {shown}", flush=True)
     finally:
         for name, value in defaults.items():
             setattr(_triton, name, value)
