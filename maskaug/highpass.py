@@ -229,6 +229,10 @@ def highpass(
     multiply it by the zeros of their band, so along each filtered axis the NaNs reach the one or
     two blocks of 16 outputs whose inputs include it, not only the kernel's support.
 
+    On a GPU, filtering the last two axes runs a Triton kernel with the taps compiled in: the first
+    call with a new ``(sigma, kernel_size)`` compiles it (5 to 25 s; Triton keeps it in its disk
+    cache for later processes).
+
     Shape:
         - x: any shape; every axis in ``dims`` longer than ``kernel_size // 2``.
         - output: ``x.shape``.

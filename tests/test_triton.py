@@ -22,6 +22,6 @@ def test_fused_kernels_under_the_interpreter():
     env.pop("MASKAUG_DISABLE_TRITON", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here / "triton_cases.py")],
-        cwd=here, env=env, capture_output=True, text=True, timeout=900,
+        cwd=here.parent, env=env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]

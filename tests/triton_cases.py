@@ -12,6 +12,10 @@ import math
 import pytest
 import torch
 
+import triton
+import triton.language as tl
+
+from benchmarks.masking import tune
 from maskaug import MSCNMask, _draw, _triton, _triton_draw, apply_mask, highpass
 from maskaug.masks import _Geometry, _per_axis_cells, _render
 from test_highpass import reference_highpass
@@ -84,6 +88,43 @@ def test_noise_statistics_and_reproducibility(device):
     assert abs(float(corr)) < 0.05
     assert torch.equal(y, apply_mask(x, mask, noise_std=0.5, generator=gen(0, device)))
     assert not torch.equal(y, apply_mask(x, mask, noise_std=0.5, generator=gen(1, device)))
+
+
+def test_kernel_normals_are_box_muller_of_the_philox_uniforms(device):
+    # the short-series logarithm, sine and cosine against the exact transform of the same draws
+    @triton.jit
+    def normals(out_ptr, exact_ptr, seed, N: tl.constexpr):
+        counters = tl.arange(0, N)
+        fast = _triton._normals(seed, counters)
+        exact = tl.randn4x(seed, counters)
+        for k in tl.static_range(4):
+            tl.store(out_ptr + counters * 4 + k, fast[k])
+            tl.store(exact_ptr + counters * 4 + k, exact[k])
+
+    out = torch.empty(4 * 4096, device=device)
+    exact = torch.empty_like(out)
+    normals[(1,)](out, exact, 1234, N=4096)
+    assert float((out - exact).abs().max()) < 2e-6
+    assert abs(float(out.mean())) < 0.03 and abs(float(out.std()) - 1) < 0.03
+    assert float(out.abs().max()) < 5.7  # the radius's uniform is at least 1e-7
+
+
+@pytest.mark.parametrize("setting", tune.SETTINGS, ids=tune.describe)
+def test_kernel_settings_compute_the_same_output(device, setting, monkeypatch):
+    # every setting the tuner times: tiles, warps, register caps, programs walking over stripes
+    x = torch.randn(2, 2, 37, 130, generator=torch.Generator().manual_seed(0)).to(device)
+    mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(1)).to(device) < 0.3
+    expected = _triton.fused(x, sigma=1.5, mask=mask, generator=gen(4, device))
+    for name, value in setting.items():
+        monkeypatch.setattr(_triton, name, value)
+    got = _triton.fused(x, sigma=1.5, mask=mask, generator=gen(4, device))
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
+    assert torch.equal(got[mask], expected[mask])  # the same noise wherever it is drawn
+
+
+def test_columns_beyond_the_cell_arithmetic_take_the_torch_path(device):
+    assert _triton.usable(torch.zeros(1, 1, device=device).expand(1, 2**22 - 1))
+    assert not _triton.usable(torch.zeros(1, 1, device=device).expand(1, 2**22))
 
 
 def test_generator_leaves_global_rng_untouched(device):

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The masking speed check for a lent GPU, as one prepared run of about two minutes:
+# The masking speed check for a lent GPU, as one prepared run of about six minutes on a fresh
+# machine (Triton compiles each kernel variant once, 5 to 25 s each; its cache keeps them):
 #   1. the speed table against the peers, with the targets checked (benchmarks/masking/peers.py);
 #   2. where one MSCNMask call spends its time: host issue against device time (benchmarks/masking/profile.py);
 #   3. the fused Triton kernels on the device against the float64 reference and the torch path, the
 #      draw kernel against the torch draw, torch.compile, and masks made without a host
 #      synchronization (tests/triton_cases.py, tests/test_cuda_sync.py);
-#   4. the kernel's tile shapes, warps and unrolling against the memory floor (benchmarks/masking/tune.py).
+#   4. the kernel's tile shapes, warps, register caps and programs per multiprocessor against the
+#      memory floor (benchmarks/masking/tune.py).
 # kornia is not on the GPU machines' image: carry its wheel (and kornia_rs) or its row says it is
 # missing. Run from the repository root; results go to $OUT (default benchmarks/masking/results):
 #   OUT=/tmp/out bash benchmarks/masking/device_check.sh
