@@ -78,18 +78,19 @@ def runs_on(device: torch.device) -> bool:
 def usable(x: torch.Tensor, radius: int = 0) -> bool:
     """Whether the fused kernel can run on ``x`` (with a high-pass of ``radius``, if any).
 
-    It needs a device where Triton kernels run (`runs_on`), a half or single precision ``x`` that
-    does not need a gradient, and a radius of at most `MAX_RADIUS`, shorter than both filtered
-    axes. Everything else takes the pure-torch path, which gives the same masks and agrees on the
+    It needs a device where Triton kernels run (`runs_on`), a half or single precision ``x`` of at
+    least two axes that does not need a gradient, planes (the last two axes) of fewer than 2**31
+    elements and rows of fewer than 2**22, and a radius of at most `MAX_RADIUS`, shorter than both
+    filtered axes. Everything else takes the pure-torch path, which gives the same masks and agrees on the
     filtered values within float32 rounding (the noise fill is drawn by a different generator
     algorithm).
     """
     if x.dtype not in _DTYPES or (x.requires_grad and torch.is_grad_enabled()):
         return False
-    if radius > MAX_RADIUS or (radius and (x.ndim < 2 or min(x.shape[-2:]) <= radius)):
+    if x.ndim < 2 or x.shape[-2] * x.shape[-1] >= 2**31 or x.shape[-1] >= 2**22:
+        return False  # offsets in a plane are 32-bit; the cell arithmetic reaches 2**22 columns
+    if radius > MAX_RADIUS or min(x.shape[-2:]) <= radius:
         return False  # the torch path filters, or says why it can't
-    if x.ndim and x.shape[-1] >= 2**22:
-        return False  # columns the kernel's cell arithmetic does not reach
     return runs_on(x.device)
 
 
@@ -107,8 +108,12 @@ def _processors(device: torch.device) -> int:
 
 
 @functools.lru_cache(maxsize=32)
+@torch.compiler.assume_constant_result
 def _taps(sigma: float, size: int) -> tuple[float, ...]:
-    """The float32 Gaussian taps, as Python floats: the kernel is compiled with them as constants."""
+    """The float32 Gaussian taps, as Python floats: the kernel is compiled with them as constants.
+
+    ``torch.compile`` takes the result as a constant instead of tracing the taps' computation.
+    """
     return tuple(gaussian_kernel(sigma, size, dtype=torch.float32).tolist())
 
 
@@ -251,8 +256,9 @@ if triton is not None:
         x_ptr, out_ptr, slot, mask_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr, seed, stripe, local,
         stripes, height, width, channels, cell_channels, box_channels, grid_h, grid_w, cell_h,
         cell_w_inverse, fill_scale, fill_value,
-        TAPS: tl.constexpr, RADIUS: tl.constexpr, MASK: tl.constexpr, FOCAL: tl.constexpr, NOISE: tl.constexpr,
-        INVERT: tl.constexpr, TR: tl.constexpr, VW: tl.constexpr, HB: tl.constexpr, HC: tl.constexpr,
+        TAPS: tl.constexpr, HIGHPASS: tl.constexpr, RADIUS: tl.constexpr, MASK: tl.constexpr,
+        FOCAL: tl.constexpr, NOISE: tl.constexpr, INVERT: tl.constexpr,
+        TR: tl.constexpr, VW: tl.constexpr, HB: tl.constexpr, HC: tl.constexpr,
         TR_LEVELS: tl.constexpr, HC_LEVELS: tl.constexpr,
     ):
         """One stripe of ``TR`` rows (``local``: ``arange(TR)``), with the program's scratch ``slot``."""
@@ -260,7 +266,7 @@ if triton is not None:
         first_row = (stripe % stripes) * TR
         rows = first_row + local[:, None]
         base = plane * height * width
-        if RADIUS > 0:
+        if HIGHPASS:
             # vertical: each of the TR + 2 * RADIUS input rows of the stripe's window is loaded once
             # and added, with its tap, to each of the TR output rows it reaches (sums in registers)
             across = tl.arange(0, VW)
@@ -278,7 +284,8 @@ if triton is not None:
                 tl.store(slot + column * TR + local[None, :], blur, mask=column < width)
                 tl.store(slot - column * TR + local[None, :], blur, mask=(column >= 1) & (column <= RADIUS))
                 mirror = 2 * (width - 1) - column
-                tl.store(slot + mirror * TR + local[None, :], blur, mask=(column < width - 1) & (mirror < width + RADIUS))
+                right = (column < width - 1) & (mirror < width + RADIUS)
+                tl.store(slot + mirror * TR + local[None, :], blur, mask=right)
                 first += VW
             tl.debug_barrier()  # the scratch holds the stripe's vertical blur, for every thread to read
         cell_rows, focal, top, left, bottom, right = _plane_mask(
@@ -295,7 +302,7 @@ if triton is not None:
             inside = (rows < height) & (cols < width)
             row_starts = base + rows * width
             result = tl.load(x_ptr + row_starts + cols, mask=inside, other=0.0).to(tl.float32)
-            if RADIUS > 0:
+            if HIGHPASS:
                 # horizontal, the same way: each column of a block's window (a row of the scratch,
                 # the stripe's TR values) is loaded once and added to the block's HC output columns
                 sums = (tl.zeros((TR, HB), dtype=tl.float32),) * HC
@@ -317,8 +324,9 @@ if triton is not None:
         x_ptr, out_ptr, scratch_ptr, mask_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr, seed_ptr,
         total, stripes, height, width, padded, channels, cell_channels, box_channels, grid_h, grid_w, cell_h,
         cell_w_inverse, fill_scale, fill_value,
-        TAPS: tl.constexpr, RADIUS: tl.constexpr, MASK: tl.constexpr, FOCAL: tl.constexpr, NOISE: tl.constexpr,
-        INVERT: tl.constexpr, TR: tl.constexpr, VW: tl.constexpr, HB: tl.constexpr, HC: tl.constexpr,
+        TAPS: tl.constexpr, HIGHPASS: tl.constexpr, RADIUS: tl.constexpr, MASK: tl.constexpr,
+        FOCAL: tl.constexpr, NOISE: tl.constexpr, INVERT: tl.constexpr,
+        TR: tl.constexpr, VW: tl.constexpr, HB: tl.constexpr, HC: tl.constexpr,
         TR_LEVELS: tl.constexpr, HC_LEVELS: tl.constexpr,
     ):
         # the program's scratch: the vertical blur of its stripe, transposed (a row of TR values per
@@ -336,9 +344,9 @@ if triton is not None:
                 x_ptr, out_ptr, slot, mask_ptr, cells_ptr, start_ptr, extent_ptr, focal_ptr, seed, stripe, local,
                 stripes, height, width, channels, cell_channels, box_channels, grid_h, grid_w, cell_h,
                 cell_w_inverse, fill_scale, fill_value,
-                TAPS, RADIUS, MASK, FOCAL, NOISE, INVERT, TR, VW, HB, HC, TR_LEVELS, HC_LEVELS,
+                TAPS, HIGHPASS, RADIUS, MASK, FOCAL, NOISE, INVERT, TR, VW, HB, HC, TR_LEVELS, HC_LEVELS,
             )
-            if RADIUS > 0:
+            if HIGHPASS:
                 tl.debug_barrier()  # every thread is done with the scratch before the next stripe
             stripe += tl.num_programs(0)
 
@@ -346,6 +354,8 @@ if triton is not None:
                 channels, cell_channels, box_channels, cell_h, cell_w, fill_scale, fill_value):
         """Run the kernel on a contiguous ``x`` (``kernel`` maps the Triton kernel to what launches it)."""
         height, width, radius = x.shape[-2], x.shape[-1], len(taps) // 2
+        if TILE[2] * TILE[3] % 4:
+            raise ValueError(f"a horizontal tile takes a multiple of 4 columns (four normals a draw), got TILE={TILE}")
         out = torch.empty_like(x)
         if x.numel() == 0:
             return out
@@ -355,15 +365,16 @@ if triton is not None:
         programs = total if PROGRAMS_PER_SM is None else min(total, PROGRAMS_PER_SM * _processors(x.device))
         # per program: RADIUS reflected columns, the columns of the horizontal tiles, RADIUS more
         padded = triton.cdiv(width, blocks * block) * blocks * block + 2 * radius
-        scratch = x.new_empty((programs, padded, rows) if radius else (1,), dtype=torch.float32)
+        scratch = x.new_empty((programs, padded, rows) if taps else (1,), dtype=torch.float32)
         # Triton launches on the current device, which need not be x's
         on_device = torch.cuda.device(x.device) if x.is_cuda and not torch.compiler.is_compiling() else nullcontext()
         with on_device:
             kernel(_fused)[(programs,)](
                 x, out, scratch, mask, cells, start, extent, focal, seed,
-                total, stripes, height, width, padded, channels, cell_channels, box_channels, cells.shape[-2], cells.shape[-1],
-                cell_h, 1.0 / cell_w, fill_scale, fill_value,
-                TAPS=tuple(taps), RADIUS=radius, MASK=mask_mode, FOCAL=boxes, NOISE=noise, INVERT=invert,
+                total, stripes, height, width, padded, channels, cell_channels, box_channels,
+                cells.shape[-2], cells.shape[-1], cell_h, 1.0 / cell_w, fill_scale, fill_value,
+                TAPS=tuple(taps), HIGHPASS=bool(taps), RADIUS=radius, MASK=mask_mode, FOCAL=boxes, NOISE=noise,
+                INVERT=invert,
                 TR=rows, VW=vertical, HB=blocks, HC=block,
                 TR_LEVELS=rows.bit_length() - 1, HC_LEVELS=block.bit_length() - 1,
                 **_register_limit(), num_warps=WARPS, num_stages=1,

@@ -122,9 +122,28 @@ def test_kernel_settings_compute_the_same_output(device, setting, monkeypatch):
     assert torch.equal(got[mask], expected[mask])  # the same noise wherever it is drawn
 
 
-def test_columns_beyond_the_cell_arithmetic_take_the_torch_path(device):
-    assert _triton.usable(torch.zeros(1, 1, device=device).expand(1, 2**22 - 1))
-    assert not _triton.usable(torch.zeros(1, 1, device=device).expand(1, 2**22))
+def test_shapes_beyond_the_kernels_arithmetic_take_the_torch_path(device):
+    one = torch.zeros(1, 1, device=device)
+    assert _triton.usable(one.expand(1, 2**22 - 1)) and not _triton.usable(one.expand(1, 2**22))
+    assert _triton.usable(one.expand(2**16 - 1, 2**15)) and not _triton.usable(one.expand(2**16, 2**15))
+    assert not _triton.usable(torch.zeros(10, device=device))  # a plane needs two axes
+    y = MSCNMask(layout="t", cell=2, highpass_sigma=None, fill="constant", return_mask=True)
+    out, mask = y(torch.ones(10, device=device))
+    assert torch.equal(out, torch.where(mask, 0.0, 1.0))
+
+
+def test_one_tap_high_pass_is_zero(device):
+    x = torch.randn(2, 5, 7, device=device)
+    assert torch.equal(_triton.fused(x, sigma=1.0, kernel_size=1), torch.zeros_like(x))
+    out, mask = MSCNMask(layout="b h w", cell=2, highpass_sigma=1.0, highpass_kernel_size=1, fill="constant",
+                         value=3.0, return_mask=True)(x)
+    assert torch.equal(out, torch.where(mask, 3.0, 0.0))
+
+
+def test_taps_are_a_constant_under_torch_compile(device):
+    tap = torch.compile(lambda x: x * _triton._taps(2.0, 13)[6], fullgraph=True, backend="eager")
+    x = torch.ones(3, device=device)
+    assert torch.equal(tap(x), x * _triton._taps(2.0, 13)[6])
 
 
 def test_generator_leaves_global_rng_untouched(device):
@@ -263,7 +282,7 @@ def test_policy_compiles_with_inductor(device):
     x = torch.randn(4, 3, 32, 32, device=device)
     module = MSCNMask(layout="b c h w", cell=8, highpass_sigma=2.0, focal_prob=0.5, fill="constant", value=7.0,
                       return_mask=True)
-    got, mask = torch.compile(module)(x)
+    got, mask = torch.compile(module, fullgraph=True)(x)
     full = mask.expand_as(x)
     assert mask.any() and (got[full] == 7.0).all()
     torch.testing.assert_close(got[~full], highpass(x.double(), 2.0).float()[~full], atol=1e-5, rtol=1e-5)
