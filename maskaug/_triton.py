@@ -306,6 +306,8 @@ if triton is not None:
                 # horizontal, the same way: each column of a block's window (a row of the scratch,
                 # the stripe's TR values) is loaded once and added to the block's HC output columns
                 sums = (tl.zeros((TR, HB), dtype=tl.float32),) * HC
+                # (the last tile's columns past the width + RADIUS read scratch nobody wrote: they
+                # reach only outputs past the width, which are never stored)
                 window = slot + (first + blocks - RADIUS) * TR + local[:, None]
                 for j in tl.static_range(HC + 2 * RADIUS):
                     column = tl.load(window + j * TR)
