@@ -81,9 +81,9 @@ def usable(x: torch.Tensor, radius: int = 0) -> bool:
     It needs a device where Triton kernels run (`runs_on`), a half or single precision ``x`` of at
     least two axes that does not need a gradient, planes (the last two axes) of fewer than 2**31
     elements and rows of fewer than 2**22, and a radius of at most `MAX_RADIUS`, shorter than both
-    filtered axes. Everything else takes the pure-torch path, which gives the same masks and agrees on the
-    filtered values within float32 rounding (the noise fill is drawn by a different generator
-    algorithm).
+    filtered axes. Everything else takes the pure-torch path, which gives the same masks and agrees
+    on the filtered values within float32 rounding (the noise fill is drawn by a different
+    generator algorithm).
     """
     if x.dtype not in _DTYPES or (x.requires_grad and torch.is_grad_enabled()):
         return False
@@ -149,8 +149,8 @@ if triton is not None:
     @triton.jit
     def _normals(seed, counters):
         """Four standard normals per counter: Philox (`tl.randint4x`), then Box-Muller with a
-        logarithm and a sine and cosine from short series, within 1e-6 of the exact transform, in
-        about a third of the instructions of the exact functions."""
+        logarithm and a sine and cosine from short series, within 2e-6 of the exact transform
+        (`tl.randn4x` of the same draws), in about a third of the instructions."""
         bits = tl.randint4x(seed, counters)
         # uniforms in [1e-7, 1) for the radii, in [0, 1) for the angles (31 random bits each)
         u = ()
@@ -357,7 +357,7 @@ if triton is not None:
         """Run the kernel on a contiguous ``x`` (``kernel`` maps the Triton kernel to what launches it)."""
         height, width, radius = x.shape[-2], x.shape[-1], len(taps) // 2
         if TILE[2] * TILE[3] % 4:
-            raise ValueError(f"a horizontal tile takes a multiple of 4 columns (four normals a draw), got TILE={TILE}")
+            raise ValueError(f"TILE's horizontal tile must hold a multiple of 4 columns (four normals a draw): {TILE}")
         out = torch.empty_like(x)
         if x.numel() == 0:
             return out

@@ -1,10 +1,11 @@
 """Settings of the fused Triton kernel, timed against the memory floor on one device.
 
-For each dtype and each setting of the kernel (its tile shape, warps, register limit and programs per multiprocessor: the
-constants of `maskaug._triton`), the median time of the fused high-pass with a noise fill
-(``maskaug._triton.fused``) on the image batch, next to ``x.clone()``. Each setting's output is checked against the float64
-high-pass first: one that misses it by more than float32 rounding (1e-5 of the largest value, on
-the unmasked elements) is reported, not timed. Prints a table; writes JSON.
+For each dtype and each setting of the kernel (its tile shape, warps, register limit and programs
+per multiprocessor: the constants of `maskaug._triton`), the median time of the fused high-pass
+with a noise fill (``maskaug._triton.fused``) on the image batch, next to ``x.clone()``. Each
+setting's output is checked against the float64 high-pass first: one that misses it by more than
+float32 rounding (1e-5 of the largest value, on the unmasked elements) is reported, not timed.
+Prints a table; writes JSON.
 
     python -m benchmarks.masking.tune --out benchmarks/masking/results/tune-cuda.json
 """
