@@ -5,6 +5,7 @@ One ``torch.rand`` call draws a row of uniforms per sample (each index of the sa
 ======================  =====================================================================
 column                  use
 ======================  =====================================================================
+``SEED``, ``SEED + 1``  the bits of the fused kernel's noise seed (the first sample's only)
 ``RATIO``               the masking ratio, when it is a range
 ``SCALE``               the focal box's extent (a fraction of each masked axis), when a range
 ``FOCAL``               focal box (``< focal_prob``) or grid
@@ -32,8 +33,8 @@ import torch
 from maskaug import _random
 from maskaug.masks import _Drawn, _Geometry, _grid_sizes, _lowest
 
-RATIO, SCALE, FOCAL, INDEPENDENT, KEEP = range(5)
-HEAD = 5
+SEED, RATIO, SCALE, FOCAL, INDEPENDENT, KEEP = 0, 2, 3, 4, 5, 6
+HEAD = 7
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,20 @@ class Policy:
     p: float
 
 
+def width(geo: _Geometry, cells: tuple[int, ...]) -> int:
+    """The uniforms a sample draws: ``HEAD + C * (n + M)``, ``n`` cells and ``M`` masked axes."""
+    return HEAD + geo.channels * (math.prod(_grid_sizes(geo, cells)) + len(geo.masked))
+
+
 def uniforms(
     geo: _Geometry, cells: tuple[int, ...], *, generator: torch.Generator | None, device: torch.device
 ) -> torch.Tensor:
     """The uniforms of one draw.
 
     Shape:
-        - output: float32 ``(*S, HEAD + C * (n + M))``, ``n`` cells and ``M`` masked axes.
+        - output: float32 ``(*S, width(geo, cells))``.
     """
-    n_cells = math.prod(_grid_sizes(geo, cells))
-    width = HEAD + geo.channels * (n_cells + len(geo.masked))
-    return _random.rand((*geo.sample_sizes, width), generator=generator, device=device)
+    return _random.rand((*geo.sample_sizes, width(geo, cells)), generator=generator, device=device)
 
 
 def affine(u: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:

@@ -23,9 +23,9 @@ only for tiles with a masked element; four normals per draw, `_normals`) or a co
 is read either as a tensor of ``x``'s shape, or (for `MSCNMask`) computed in the kernel from the
 drawn cells of each plane and its box, so the element mask is never written.
 
-The noise seed is drawn from the caller's ``torch.Generator`` as a one-element tensor that the
-kernel reads, so there is no host synchronization and the same generator state gives the same
-noise. The launch is registered as a torch custom op (``torch.library.triton_op``) so that
+The noise seed is two float32 uniforms drawn from the caller's ``torch.Generator`` (`draw_seed`,
+or two columns of `MSCNMask`'s uniforms), whose bits the kernel reads: there is no host
+synchronization, and the same generator state gives the same noise. The launch is registered as a torch custom op (``torch.library.triton_op``) so that
 ``torch.compile`` traces through it; eager calls launch directly. It runs on CUDA tensors, and on
 CPU tensors under ``TRITON_INTERPRET=1`` (slowly), which is how the tests check it on machines
 without a GPU.
@@ -95,10 +95,19 @@ def usable(x: torch.Tensor, radius: int = 0) -> bool:
 
 
 def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    """A one-element int64 Philox seed drawn from ``generator``, on ``device``."""
+    """The noise seed's two float32 uniforms, drawn from ``generator``, on ``device``.
+
+    The kernel joins their bit patterns (each under 2**30, 24 random bits) into one Philox seed.
+    """
     source = device if generator is None else generator.device
-    seed = torch.randint(0, 2**31 - 1, (1,), generator=generator, device=source, dtype=torch.int64)
-    return seed.to(device)
+    return torch.rand(2, generator=generator, device=source).to(device)
+
+
+def on_device(x: torch.Tensor):
+    """A context that makes ``x``'s device current where it is not (Triton launches on the current device)."""
+    if x.is_cuda and not torch.compiler.is_compiling() and x.device.index != torch.cuda.current_device():
+        return torch.cuda.device(x.device)
+    return nullcontext()
 
 
 @functools.lru_cache(maxsize=8)
@@ -338,7 +347,9 @@ if triton is not None:
         slot = scratch_ptr + (tl.program_id(0).to(tl.int64) * padded + RADIUS) * TR
         seed = 0
         if NOISE:
-            seed = tl.load(seed_ptr)
+            # the bit patterns of two uniforms in [0, 1) (each under 2**30) joined into one seed
+            high = tl.load(seed_ptr).to(tl.int32, bitcast=True).to(tl.int64)
+            seed = (high << 30) | tl.load(seed_ptr + 1).to(tl.int32, bitcast=True).to(tl.int64)
         local = tl.arange(0, TR)
         stripe = tl.program_id(0)
         while stripe < total:
@@ -353,7 +364,7 @@ if triton is not None:
             stripe += tl.num_programs(0)
 
     def _launch(kernel, x, taps, mask, cells, start, extent, focal, seed, mask_mode, boxes, noise, invert,
-                channels, cell_channels, box_channels, cell_h, cell_w, fill_scale, fill_value):
+                channels, cell_channels, box_channels, grid_h, grid_w, cell_h, cell_w, fill_scale, fill_value):
         """Run the kernel on a contiguous ``x`` (``kernel`` maps the Triton kernel to what launches it)."""
         height, width, radius = x.shape[-2], x.shape[-1], len(taps) // 2
         if TILE[2] * TILE[3] % 4:
@@ -362,19 +373,18 @@ if triton is not None:
         if x.numel() == 0:
             return out
         rows, vertical, blocks, block = TILE
-        stripes = triton.cdiv(height, rows)
+        stripes = -(-height // rows)
         total = x.numel() // (height * width) * stripes
         programs = total if PROGRAMS_PER_SM is None else min(total, PROGRAMS_PER_SM * _processors(x.device))
         # per program: RADIUS reflected columns, the columns of the horizontal tiles, RADIUS more
-        padded = triton.cdiv(width, blocks * block) * blocks * block + 2 * radius
-        scratch = x.new_empty((programs, padded, rows) if taps else (1,), dtype=torch.float32)
-        # Triton launches on the current device, which need not be x's
-        on_device = torch.cuda.device(x.device) if x.is_cuda and not torch.compiler.is_compiling() else nullcontext()
-        with on_device:
+        padded = -(-width // (blocks * block)) * blocks * block + 2 * radius
+        # without a high-pass the kernel never touches the scratch: any tensor stands in for it
+        scratch = x.new_empty((programs, padded, rows), dtype=torch.float32) if taps else x
+        with on_device(x):
             kernel(_fused)[(programs,)](
                 x, out, scratch, mask, cells, start, extent, focal, seed,
                 total, stripes, height, width, padded, channels, cell_channels, box_channels,
-                cells.shape[-2], cells.shape[-1], cell_h, 1.0 / cell_w, fill_scale, fill_value,
+                grid_h, grid_w, cell_h, 1.0 / cell_w, fill_scale, fill_value,
                 TAPS=tuple(taps), HIGHPASS=bool(taps), RADIUS=radius, MASK=mask_mode, FOCAL=boxes, NOISE=noise,
                 INVERT=invert,
                 TR=rows, VW=vertical, HB=blocks, HC=block,
@@ -404,6 +414,8 @@ if triton is not None:
         channels: int,
         cell_channels: int,
         box_channels: int,
+        grid_h: int,
+        grid_w: int,
         cell_h: int,
         cell_w: int,
         fill_scale: float,
@@ -413,25 +425,27 @@ if triton is not None:
 
         ``taps``: the high-pass's Gaussian taps (`_taps`), none to skip it.
         ``mask_mode`` 0: no mask; 1: ``mask``, bool of ``x``'s shape; 2: the mask of `pack`'s
-        tensors, ``cells`` of ``cell_h x cell_w`` elements and, with ``boxes``, ``start``,
-        ``extent`` and ``focal``. ``seed``: one-element int64 tensor (used when ``noise``).
-        Tensors a mode does not use are never read. This is the traced form of `_launch`, for
+        tensors, ``cells`` (``grid_h x grid_w`` per plane) of ``cell_h x cell_w`` elements and,
+        with ``boxes``, ``start``, ``extent`` and ``focal``. ``seed``: the two float32 uniforms of
+        `draw_seed` (read when ``noise``). Tensors a mode does not use are never read: any tensor
+        (``x``) stands in for them. This is the traced form of `_launch`, for
         ``torch.compile``; eager calls launch directly.
         """
         return _launch(
             wrap_triton, x, taps, mask, cells, start, extent, focal, seed, mask_mode, boxes, noise, invert,
-            channels, cell_channels, box_channels, cell_h, cell_w, fill_scale, fill_value,
+            channels, cell_channels, box_channels, grid_h, grid_w, cell_h, cell_w, fill_scale, fill_value,
         )
 
 
-def packs(drawn, x: torch.Tensor) -> bool:
-    """Whether the kernel can compute ``drawn``'s mask itself (see `pack`)."""
-    return len(drawn.geo.masked) == 2 and drawn.geo.order == list(range(x.ndim))
+def packs(geo, x: torch.Tensor) -> bool:
+    """Whether the kernel can compute the mask of a draw of geometry ``geo`` (a
+    ``maskaug.masks._Geometry``) itself (see `pack`)."""
+    return len(geo.masked) == 2 and geo.order == list(range(x.ndim))
 
 
 def pack(drawn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None,
                                            torch.Tensor | None, int, int]:
-    """A drawn mask (a ``maskaug.masks._Drawn``) as the kernel reads it: views of its own tensors.
+    """A drawn mask (a ``maskaug.masks._Drawn``) as the kernel reads it: its own tensors, contiguous.
 
     The kernel computes the mask of a plane from its cells and box when ``x``'s axes are the
     sample axes, then the channel axis (if any), then the two masked axes, in that order
@@ -439,20 +453,18 @@ def pack(drawn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, tor
     kernel finds them from the plane's sample and channel.
 
     Returns:
-        ``(cells, start, extent, focal, cell_channels, box_channels)``: the cells as bool
-        ``(S * cell_channels, GH, GW)``; the box corners, int64 ``(S * box_channels, 2)``; the box
-        extents, int64 ``(S, 2)``; whether each sample gets its box, bool ``(S,)``; the last three
-        ``None`` without boxes.
+        ``(cells, start, extent, focal, cell_channels, box_channels)``: the cells, bool
+        ``(*S, cell_channels, GH, GW)``; the box corners, int64 ``(*S, box_channels, 2)``; the box
+        extents, int64 ``(*S, 1, 2)``; whether each sample gets its box, bool ``(*S,)``; the last
+        three ``None`` without boxes. The kernel reads them as ``(S * cell_channels, GH, GW)``,
+        ``(S * box_channels, 2)``, ``(S, 2)`` and ``(S,)``.
     """
     samples = len(drawn.geo.sample)
     grid = drawn.grid
-    cells = grid.reshape(-1, *grid.shape[samples + 1 :]).contiguous()
     if drawn.focal is None:
-        return cells, None, None, None, grid.shape[samples], 1
-    start = drawn.start.reshape(-1, 2).contiguous()
-    extent = drawn.extent.reshape(-1, 2).contiguous()
-    focal = drawn.focal.reshape(-1).contiguous()
-    return cells, start, extent, focal, grid.shape[samples], drawn.start.shape[samples]
+        return grid.contiguous(), None, None, None, grid.shape[samples], 1
+    start, extent, focal = drawn.start.contiguous(), drawn.extent.contiguous(), drawn.focal.contiguous()
+    return grid.contiguous(), start, extent, focal, grid.shape[samples], drawn.start.shape[samples]
 
 
 def fused(
@@ -466,11 +478,13 @@ def fused(
     noise_std: float = 1.0,
     value: float = 0.0,
     generator: torch.Generator | None = None,
+    seed: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """High-pass over the last two axes (when ``sigma`` is given), then mask and fill.
 
     The mask is ``mask``, or the drawn mask ``drawn`` (a ``maskaug.masks._Drawn`` that `packs`
-    accepts), or none.
+    accepts), or none. The noise seed is ``seed`` (a float32 tensor whose first two elements are
+    uniforms, as `draw_seed` gives), or drawn from ``generator``.
 
     Shape:
         - x: ``(..., H, W)``, half or single precision, on CUDA (or CPU under the interpreter).
@@ -478,22 +492,27 @@ def fused(
         - output: ``x.shape`` and ``x.dtype``.
     """
     x = x.contiguous()
-    unused = x.new_empty(1, dtype=torch.int64)  # for the tensors a mode never reads
     taps = () if sigma is None else _taps(float(sigma), _kernel_size(sigma, kernel_size))
-    dense, cells, start, extent, focal, mode, cell, shares = unused, unused[None, None], None, None, None, 0, (1, 1), (1, 1)
+    # x stands in for the tensors a mode never reads
+    dense, cells, start, extent, focal, mode, grid, cell, shares = x, x, x, x, x, 0, (1, 1), (1, 1), (1, 1)
     if drawn is not None:
-        cells, start, extent, focal, *shares = pack(drawn, x)
-        mode, cell = 2, drawn.cells
+        cells, packed_start, packed_extent, packed_focal, *shares = pack(drawn, x)
+        if packed_start is not None:
+            start, extent, focal = packed_start, packed_extent, packed_focal
+        mode, grid, cell = 2, cells.shape[-2:], drawn.cells
     elif mask is not None:
         dense, mode = mask.to(x.device).expand(x.shape).contiguous(), 1
-    boxes = start is not None
+    boxes = drawn is not None and drawn.focal is not None
     noise = mode != 0 and fill == "noise"
-    seed = draw_seed(generator, x.device) if noise else unused
+    if not noise:
+        seed = x
+    elif seed is None:
+        seed = draw_seed(generator, x.device)
     invert = bool(drawn is not None and drawn.invert)
     channels = x.shape[drawn.geo.channel] if drawn is not None and drawn.geo.channel is not None else 1
     args = (
-        x, taps, dense, cells, *((start, extent, focal) if boxes else (unused,) * 3), seed, mode,
-        boxes, noise, invert, channels, *shares, cell[0], cell[1], float(noise_std), float(value),
+        x, taps, dense, cells, start, extent, focal, seed, mode, boxes, noise, invert, channels, *shares,
+        grid[0], grid[1], cell[0], cell[1], float(noise_std), float(value),
     )
     if torch.compiler.is_compiling():
         return highpass_fill(*args)

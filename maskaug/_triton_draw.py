@@ -10,8 +10,8 @@ launch instead of a few dozen small torch operations, which is what bounds a GPU
 
 from __future__ import annotations
 
+import functools
 import math
-from contextlib import nullcontext
 
 import torch
 
@@ -106,32 +106,41 @@ if triton is not None:
             tl.store(focal_ptr + sample, keep & (tl.load(row + FOCAL_COIN) < focal_prob))
 
 
+@functools.lru_cache(maxsize=64)
+def _arguments(geo: _Geometry, cells: tuple[int, ...], policy: _draw.Policy) -> tuple[tuple[int, ...], tuple]:
+    """The cell grid and the kernel's scalar arguments of a draw (worked out once per geometry and policy)."""
+    grid = _grid_sizes(geo, cells)
+    n_cells, sizes = math.prod(grid), geo.masked_sizes
+    ratio, scale = policy.ratio, policy.focal_scale
+    scalars = (
+        n_cells, geo.channels, sizes[0], sizes[1], _draw.fixed_count(ratio, n_cells),
+        *(float(v) for v in (ratio[0], ratio[1] - ratio[0], scale[0], scale[1] - scale[0], policy.focal_prob,
+                             policy.channel_independent_prob, policy.p)),
+    )
+    return grid, scalars
+
+
 def draw(u: torch.Tensor, geo: _Geometry, cells: tuple[int, ...], policy: _draw.Policy) -> _Drawn:
     """`maskaug._draw.from_uniforms` in one kernel launch, where `usable`.
 
     Shape:
         - u: float32 ``(*S, HEAD + C * (n + 2))`` (`maskaug._draw.uniforms`).
     """
-    grid = _grid_sizes(geo, cells)
-    n_cells, channels, sizes = math.prod(grid), geo.channels, geo.masked_sizes
-    lead = geo.sample_sizes
-    samples = math.prod(lead)
+    grid, scalars = _arguments(geo, cells, policy)
+    lead, channels = geo.sample_sizes, geo.channels
     masked = torch.empty((*lead, channels, *grid), dtype=torch.bool, device=u.device)
     focal = policy.focal_prob > 0
     start = torch.empty((*lead, channels, 2), dtype=torch.int64, device=u.device) if focal else None
     extent = torch.empty((*lead, 1, 2), dtype=torch.int64, device=u.device) if focal else None
     flags = torch.empty((*lead,), dtype=torch.bool, device=u.device) if focal else None
+    samples = math.prod(lead)
     if samples:
         u = u.contiguous()
         unused = masked  # for the tensors a draw without boxes never writes
-        with torch.cuda.device(u.device) if u.is_cuda else nullcontext():
+        with _triton.on_device(u):
             _draw_kernel[(samples,)](
                 u, masked, unused if start is None else start, unused if extent is None else extent,
-                unused if flags is None else flags,
-                u.shape[-1], n_cells, channels, sizes[0], sizes[1], _draw.fixed_count(policy.ratio, n_cells),
-                *(float(v) for v in (policy.ratio[0], policy.ratio[1] - policy.ratio[0], policy.focal_scale[0],
-                                     policy.focal_scale[1] - policy.focal_scale[0], policy.focal_prob,
-                                     policy.channel_independent_prob, policy.p)),
+                unused if flags is None else flags, u.shape[-1], *scalars,
                 RATIO=_draw.RATIO, SCALE=_draw.SCALE, FOCAL_COIN=_draw.FOCAL, INDEPENDENT=_draw.INDEPENDENT,
                 KEEP=_draw.KEEP, HEAD=_draw.HEAD, FOCAL=focal, BLOCK=BLOCK, num_warps=4, enable_fp_fusion=False,
             )

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from maskaug import _cellfill, _draw, _triton, _triton_draw
+from maskaug import _cellfill, _draw, _random, _triton, _triton_draw
 from maskaug._checks import Range, check_floating, check_nonnegative, check_positive, check_probability, check_range
 from maskaug._layout import Layout
 from maskaug.highpass import _kernel_size, highpass
@@ -37,6 +38,26 @@ from maskaug.masks import (
 DEFAULT_FOCAL_SCALE = (0.3, 0.6)
 DEFAULT_CHANNEL_INDEPENDENT_PROB = 0.8
 DEFAULT_NOISE_STD = 0.2
+#: The most plans (`_Plan`) a module keeps; more shapes, dtypes or devices start over.
+MAX_PLANS = 16
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How `MSCNMask` handles tensors of one shape, dtype and device, worked out (and checked) on the
+    first call with them and kept until a setting of the module changes.
+
+    ``width``: uniforms per sample (`maskaug._draw`); ``draw_kernel``: the masks come from the
+    Triton draw; ``fused``: 0 for the torch path, 1 for the fused kernel reading the element mask,
+    2 for the fused kernel computing it from the drawn cells and boxes.
+    """
+
+    geo: _Geometry
+    cells: tuple[int, ...]
+    width: int
+    policy: _draw.Policy
+    draw_kernel: bool
+    fused: int
 
 
 class MSCNMask(nn.Module):
@@ -109,6 +130,7 @@ class MSCNMask(nn.Module):
         generator: torch.Generator | None = None,
     ):
         super().__init__()
+        self._plans: dict[tuple, _Plan] = {}
         self.layout = Layout.parse(layout)
         self.mask_dims = self.layout.indices("mask_axes", mask_axes)
         self.cell = _cells_in_order(cell, self.layout, self.mask_dims)
@@ -139,6 +161,11 @@ class MSCNMask(nn.Module):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         self.generator = generator
 
+    def __setattr__(self, name: str, value: object) -> None:
+        super().__setattr__(name, value)
+        if not name.startswith("_") and "_plans" in self.__dict__:
+            self._plans.clear()  # a changed setting changes the plans
+
     @property
     def _independent(self) -> bool:
         return self.layout.channel is not None and self.channel_independent_prob > 0
@@ -157,39 +184,72 @@ class MSCNMask(nn.Module):
         device = torch.device("cpu") if device is None else torch.device(device)
         return _render(self._draw(shape, device))
 
+    def _policy(self) -> _draw.Policy:
+        return _draw.Policy(
+            self.ratio, self.focal_prob, self.focal_scale, self.focal_invert, self.channel_independent_prob, self.p
+        )
+
     def _draw(self, shape: Sequence[int], device: torch.device) -> _Drawn:
-        """Draw the cells, boxes and per-sample choices of the policy for a tensor of ``shape``.
+        """Draw the cells, boxes and per-sample choices of the policy for a tensor of ``shape``."""
+        geo = _Geometry.of(shape, self.mask_dims, self.layout.channel, self._independent)
+        cells = _per_axis_cells(self.cell, geo.masked_sizes)
+        kernel = _triton_draw.usable(geo, cells, device)
+        return self._drawn(_Plan(geo, cells, _draw.width(geo, cells), self._policy(), kernel, 0), device)[0]
+
+    def _drawn(self, plan: _Plan, device: torch.device) -> tuple[_Drawn, torch.Tensor]:
+        """The drawn masks of ``plan`` and the uniforms they come from.
 
         One uniform tensor holds every random number of the call (`maskaug._draw`); a Triton
         kernel turns it into the masks where it can, torch operations elsewhere, with the same result.
         """
-        geo = _Geometry.of(shape, self.mask_dims, self.layout.channel, self._independent)
-        cells = _per_axis_cells(self.cell, geo.masked_sizes)
-        u = _draw.uniforms(geo, cells, generator=self.generator, device=device)
-        policy = _draw.Policy(
-            self.ratio, self.focal_prob, self.focal_scale, self.focal_invert, self.channel_independent_prob, self.p
-        )
-        if _triton_draw.usable(geo, cells, device):
-            return _triton_draw.draw(u, geo, cells, policy)
-        return _draw.from_uniforms(u, geo, cells, policy)
+        u = _random.rand((*plan.geo.sample_sizes, plan.width), generator=self.generator, device=device)
+        if plan.draw_kernel:
+            return _triton_draw.draw(u, plan.geo, plan.cells, plan.policy), u
+        return _draw.from_uniforms(u, plan.geo, plan.cells, plan.policy), u
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        check_floating("x", x, "for MSCNMask")
+    def _plan(self, x: torch.Tensor) -> _Plan:
+        """The plan for ``x``'s shape, dtype and device: kept from an earlier call where there is one."""
+        key = (x.shape, x.dtype, x.device, x.requires_grad and torch.is_grad_enabled(), _triton.runs_on(x.device))
+        compiling = torch.compiler.is_compiling()
+        plan = None if compiling else self._plans.get(key)
+        if plan is None:
+            plan = self._make_plan(x)
+            if not compiling:
+                if len(self._plans) >= MAX_PLANS:
+                    self._plans.clear()
+                self._plans[key] = plan
+        return plan
+
+    def _make_plan(self, x: torch.Tensor) -> _Plan:
         self.layout.check(x)
         if self.fill == "constant":
             _check_fill_value(self.value, x.dtype)
-        drawn = self._draw(x.shape, x.device)
-        mask = _render(drawn) if self.return_mask else None
+        geo = _Geometry.of(x.shape, self.mask_dims, self.layout.channel, self._independent)
+        cells = _per_axis_cells(self.cell, geo.masked_sizes)
         sigma, size = self.highpass_sigma, self.highpass_kernel_size
         radius = 0 if sigma is None else _kernel_size(sigma, size) // 2
-        fill = dict(fill=self.fill, noise_std=self.noise_std, value=self.value, generator=self.generator)
         last_two = self.highpass_dims == (x.ndim - 2, x.ndim - 1)
+        fused = 0
         if (sigma is None or last_two) and _triton.usable(x, radius):
-            # one kernel: high-pass, the mask computed from the drawn cells and boxes, and the fill
-            if _triton.packs(drawn, x):
-                out = _triton.fused(x, sigma=sigma, kernel_size=size, drawn=drawn, **fill)
+            fused = 2 if _triton.packs(geo, x) else 1
+        kernel = _triton_draw.usable(geo, cells, x.device)
+        return _Plan(geo, cells, _draw.width(geo, cells), self._policy(), kernel, fused)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        check_floating("x", x, "for MSCNMask")
+        plan = self._plan(x)
+        drawn, u = self._drawn(plan, x.device)
+        mask = _render(drawn) if self.return_mask else None
+        sigma, size = self.highpass_sigma, self.highpass_kernel_size
+        fill = dict(fill=self.fill, noise_std=self.noise_std, value=self.value, generator=self.generator)
+        if plan.fused:
+            # one kernel: high-pass, the mask computed from the drawn cells and boxes (or read), and
+            # the fill, with the noise seeded by the uniforms' seed columns
+            if plan.fused == 2:
+                out = _triton.fused(x, sigma=sigma, kernel_size=size, drawn=drawn, seed=u, **fill)
             else:
-                out = _triton.fused(x, sigma=sigma, kernel_size=size, mask=_render(drawn) if mask is None else mask, **fill)
+                dense = _render(drawn) if mask is None else mask
+                out = _triton.fused(x, sigma=sigma, kernel_size=size, mask=dense, seed=u, **fill)
             return (out, mask) if self.return_mask else out
         if sigma is not None:
             x = highpass(x, sigma, dims=self.highpass_dims, kernel_size=size)

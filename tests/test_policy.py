@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from torch.utils.data import DataLoader, Dataset
 
 from maskaug import MSCNMask, apply_mask, highpass, sample_grid_mask
+from maskaug.policy import MAX_PLANS
 
 
 def gen(seed: int) -> torch.Generator:
@@ -252,3 +253,27 @@ def test_layout_rank_mismatch_names_layout_and_shape():
 def test_integer_input_is_refused():
     with pytest.raises(TypeError, match="floating"):
         small()(torch.zeros(2, 3, 16, 16, dtype=torch.uint8))
+
+
+def test_a_changed_setting_applies_to_the_next_call():
+    # a module works out how to handle a shape on its first call; changing a setting starts over
+    module = small(highpass_sigma=None, fill="constant", value=1.0, focal_prob=0.0, generator=gen(0), return_mask=True)
+    x = torch.zeros(2, 3, 16, 16, dtype=torch.float16)
+    out, mask = module(x)
+    assert mask.any() and (out[mask.expand_as(x)] == 1.0).all()
+    module.value, module.ratio = 2.0, (1.0, 1.0)
+    out, mask = module(x)
+    assert mask.all() and (out == 2.0).all()
+    module.value = 1e5
+    with pytest.raises(ValueError, match="overflows x's dtype torch.float16"):
+        module(x)
+
+
+def test_calls_on_several_shapes_draw_as_fresh_modules_do():
+    shapes = [(2, 3, 16, 16), (1, 3, 8, 12), (2, 3, 16, 16)] + [(1, 1, 8, 8 + n) for n in range(MAX_PLANS + 2)]
+    kept = small(generator=gen(1))
+    fresh_generator = gen(1)
+    for shape in shapes:
+        x = torch.randn(shape, generator=gen(2))
+        assert torch.equal(kept(x), small(generator=fresh_generator)(x))
+    assert 0 < len(kept._plans) <= MAX_PLANS

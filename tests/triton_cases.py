@@ -122,6 +122,19 @@ def test_kernel_settings_compute_the_same_output(device, setting, monkeypatch):
     assert torch.equal(got[mask], expected[mask])  # the same noise wherever it is drawn
 
 
+def test_noise_seed_is_the_bits_of_two_uniforms(device):
+    x = torch.randn(2, 2, 20, 24, generator=torch.Generator().manual_seed(0)).to(device)
+    mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(1)).to(device) < 0.5
+    words = _triton.draw_seed(gen(4, device), device)
+    drawn = _triton.fused(x, sigma=1.5, mask=mask, generator=gen(4, device))
+    # the kernel reads the first two elements: MSCNMask passes its uniforms, seed columns first
+    longer = torch.cat([words, torch.rand(5, device=device)])
+    assert torch.equal(_triton.fused(x, sigma=1.5, mask=mask, seed=longer), drawn)
+    for changed in (words + torch.tensor([2.0**-20, 0.0], device=device), words + torch.tensor([0.0, 2.0**-20], device=device)):
+        other = _triton.fused(x, sigma=1.5, mask=mask, seed=changed)
+        assert torch.equal(other[~mask], drawn[~mask]) and not torch.equal(other[mask], drawn[mask])
+
+
 def test_shapes_beyond_the_kernels_arithmetic_take_the_torch_path(device):
     one = torch.zeros(1, 1, device=device)
     assert _triton.usable(one.expand(1, 2**22 - 1)) and not _triton.usable(one.expand(1, 2**22))
@@ -206,7 +219,7 @@ def test_mask_computed_in_the_kernel_is_the_drawn_mask(device, policy, layout):
     shape = LAYOUTS[layout]
     module = MSCNMask(layout=layout, cell=(8, 7), highpass_sigma=None, generator=gen(4, device), **POLICIES[policy])
     drawn = module._draw(shape, device)
-    assert _triton.packs(drawn, torch.empty(shape))
+    assert _triton.packs(drawn.geo, torch.empty(shape))
     x = torch.rand(shape, device=device)
     mask = _render(drawn).expand(shape)
     constant = _triton.fused(x, sigma=None, drawn=drawn, fill="constant", value=5.0)
@@ -292,7 +305,7 @@ def test_layouts_the_kernel_cannot_mask_read_the_element_mask(device):
     x = torch.randn(2, 3, 4, 16, 16, device=device)
     module = MSCNMask(layout="b c t h w", mask_axes="h w", cell=4, highpass_sigma=1.0, return_mask=True,
                       fill="constant", value=9.0, generator=gen(0, device))
-    assert not _triton.packs(module._draw(x.shape, device), x)
+    assert not _triton.packs(module._draw(x.shape, device).geo, x)
     y, mask = module(x)
     assert torch.equal(y == 9.0, mask.expand_as(x))
 

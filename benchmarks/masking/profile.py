@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> dict:
         "MSCNMask (high-pass, masks, noise fill)": lambda: policy(x),
         "draw the masks": lambda: policy._draw(x.shape, device),
     }
-    if _triton.usable(x, radius=15) and _triton.packs(drawn, x):
+    if _triton.usable(x, radius=15) and _triton.packs(drawn.geo, x):
         calls["fused high-pass and fill of drawn masks"] = lambda: _triton.fused(
             x, sigma=SIGMA, drawn=drawn, noise_std=policy.noise_std, generator=generator
         )
