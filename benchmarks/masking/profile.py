@@ -120,10 +120,11 @@ def run(args: argparse.Namespace) -> dict:
     generator = torch.Generator(device).manual_seed(0)
     x = torch.randn(args.batch, 3, args.size, args.size, generator=generator, device=device)
     policy = MSCNMask(layout="b c h w", highpass_sigma=SIGMA, generator=generator)
-    drawn = policy._draw(x.shape, device)
+    plan = policy._plan(x)  # what a call works out once for x's shape, dtype and device
+    drawn, _ = policy._drawn(plan, device)
     calls = {
         "MSCNMask (high-pass, masks, noise fill)": lambda: policy(x),
-        "draw the masks": lambda: policy._draw(x.shape, device),
+        "draw the masks": lambda: policy._drawn(plan, device),
     }
     if _triton.usable(x, radius=15) and _triton.packs(drawn.geo, x):
         calls["fused high-pass and fill of drawn masks"] = lambda: _triton.fused(
