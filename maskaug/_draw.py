@@ -54,15 +54,13 @@ def width(geo: _Geometry, cells: tuple[int, ...]) -> int:
     return HEAD + geo.channels * (math.prod(_grid_sizes(geo, cells)) + len(geo.masked))
 
 
-def uniforms(
-    geo: _Geometry, cells: tuple[int, ...], *, generator: torch.Generator | None, device: torch.device
-) -> torch.Tensor:
-    """The uniforms of one draw.
+def uniforms(geo: _Geometry, width: int, *, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """The uniforms of one draw, ``width`` (from `width`) per sample.
 
     Shape:
-        - output: float32 ``(*S, width(geo, cells))``.
+        - output: float32 ``(*S, width)``.
     """
-    return _random.rand((*geo.sample_sizes, width(geo, cells)), generator=generator, device=device)
+    return _random.rand((*geo.sample_sizes, width), generator=generator, device=device)
 
 
 def affine(u: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:

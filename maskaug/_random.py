@@ -23,8 +23,9 @@ def rand(
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Uniform ``[0, 1)`` numbers of ``shape`` on ``device``."""
-    out = torch.rand(tuple(shape), generator=generator, device=_device_of(generator, device), dtype=dtype)
-    return out.to(device)
+    source = _device_of(generator, device)
+    out = torch.rand(tuple(shape), generator=generator, device=source, dtype=dtype)
+    return out if source == device else out.to(device)
 
 
 def randn(
@@ -35,8 +36,9 @@ def randn(
     dtype: torch.dtype,
 ) -> torch.Tensor:
     """Standard normal numbers of ``shape`` on ``device``."""
-    out = torch.randn(tuple(shape), generator=generator, device=_device_of(generator, device), dtype=dtype)
-    return out.to(device)
+    source = _device_of(generator, device)
+    out = torch.randn(tuple(shape), generator=generator, device=source, dtype=dtype)
+    return out if source == device else out.to(device)
 
 
 def uniform_in(

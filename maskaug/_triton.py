@@ -25,10 +25,10 @@ drawn cells of each plane and its box, so the element mask is never written.
 
 The noise seed is two float32 uniforms drawn from the caller's ``torch.Generator`` (`draw_seed`,
 or two columns of `MSCNMask`'s uniforms), whose bits the kernel reads: there is no host
-synchronization, and the same generator state gives the same noise. The launch is registered as a torch custom op (``torch.library.triton_op``) so that
-``torch.compile`` traces through it; eager calls launch directly. It runs on CUDA tensors, and on
-CPU tensors under ``TRITON_INTERPRET=1`` (slowly), which is how the tests check it on machines
-without a GPU.
+synchronization, and the same generator state gives the same noise. The launch is registered as
+a torch custom op (``torch.library.triton_op``) so that ``torch.compile`` traces through it; eager
+calls launch directly. It runs on CUDA tensors, and on CPU tensors under ``TRITON_INTERPRET=1``
+(slowly), which is how the tests check it on machines without a GPU.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.
     The kernel joins their bit patterns (each under 2**30, 24 random bits) into one Philox seed.
     """
     source = device if generator is None else generator.device
-    return torch.rand(2, generator=generator, device=source).to(device)
+    return torch.rand(2, generator=generator, device=source, dtype=torch.float32).to(device)
 
 
 def on_device(x: torch.Tensor):
@@ -426,8 +426,8 @@ if triton is not None:
         ``taps``: the high-pass's Gaussian taps (`_taps`), none to skip it.
         ``mask_mode`` 0: no mask; 1: ``mask``, bool of ``x``'s shape; 2: the mask of `pack`'s
         tensors, ``cells`` (``grid_h x grid_w`` per plane) of ``cell_h x cell_w`` elements and,
-        with ``boxes``, ``start``, ``extent`` and ``focal``. ``seed``: the two float32 uniforms of
-        `draw_seed` (read when ``noise``). Tensors a mode does not use are never read: any tensor
+        with ``boxes``, ``start``, ``extent`` and ``focal``. ``seed``: float32, on ``x``'s device,
+        whose first two elements in memory are uniforms (`draw_seed`; read when ``noise``). Tensors a mode does not use are never read: any tensor
         (``x``) stands in for them. This is the traced form of `_launch`, for
         ``torch.compile``; eager calls launch directly.
         """
@@ -483,8 +483,8 @@ def fused(
     """High-pass over the last two axes (when ``sigma`` is given), then mask and fill.
 
     The mask is ``mask``, or the drawn mask ``drawn`` (a ``maskaug.masks._Drawn`` that `packs`
-    accepts), or none. The noise seed is ``seed`` (a float32 tensor whose first two elements are
-    uniforms, as `draw_seed` gives), or drawn from ``generator``.
+    accepts), or none. The noise seed is ``seed`` (a contiguous float32 tensor on ``x``'s device
+    whose first two elements are uniforms, as `draw_seed` gives), or drawn from ``generator``.
 
     Shape:
         - x: ``(..., H, W)``, half or single precision, on CUDA (or CPU under the interpreter).
@@ -508,6 +508,11 @@ def fused(
         seed = x
     elif seed is None:
         seed = draw_seed(generator, x.device)
+    elif seed.dtype != torch.float32 or not seed.is_contiguous() or seed.device != x.device or (
+        x.numel() and seed.numel() < 2  # (an empty x launches nothing)
+    ):
+        raise ValueError(f"seed must be a contiguous float32 tensor of at least 2 elements on {x.device}, "
+                         f"got {seed.dtype} of shape {tuple(seed.shape)} on {seed.device}")
     invert = bool(drawn is not None and drawn.invert)
     channels = x.shape[drawn.geo.channel] if drawn is not None and drawn.geo.channel is not None else 1
     args = (

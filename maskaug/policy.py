@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from maskaug import _cellfill, _draw, _random, _triton, _triton_draw
+from maskaug import _cellfill, _draw, _triton, _triton_draw
 from maskaug._checks import Range, check_floating, check_nonnegative, check_positive, check_probability, check_range
 from maskaug._layout import Layout
 from maskaug.highpass import _kernel_size, highpass
@@ -97,6 +97,9 @@ class MSCNMask(nn.Module):
           the input's sizes except the channel axis, which has size ``C`` when
           ``channel_independent_prob > 0`` and 1 otherwise.
 
+    The first call with a shape, dtype and device checks the input and works out how to handle it;
+    later calls with the same reuse that (up to `MAX_PLANS` of them), until a setting changes.
+
     Example:
         ```python
         import torch
@@ -166,6 +169,14 @@ class MSCNMask(nn.Module):
         if not name.startswith("_") and "_plans" in self.__dict__:
             self._plans.clear()  # a changed setting changes the plans
 
+    def __getstate__(self) -> dict:
+        # copies (pickled, deep or shallow) start without plans: never one shared with this module
+        return {**self.__dict__, "_plans": {}}
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.__dict__.setdefault("_plans", {})
+
     @property
     def _independent(self) -> bool:
         return self.layout.channel is not None and self.channel_independent_prob > 0
@@ -185,8 +196,14 @@ class MSCNMask(nn.Module):
         return _render(self._draw(shape, device))
 
     def _policy(self) -> _draw.Policy:
+        """The draw's parameters, checked again: a setting may have changed since ``__init__``."""
         return _draw.Policy(
-            self.ratio, self.focal_prob, self.focal_scale, self.focal_invert, self.channel_independent_prob, self.p
+            check_range("ratio", self.ratio, low=0.0, high=1.0),
+            check_probability("focal_prob", self.focal_prob),
+            check_range("focal_scale", self.focal_scale, low=0.0, high=1.0, low_open=True),
+            bool(self.focal_invert),
+            check_probability("channel_independent_prob", self.channel_independent_prob),
+            check_probability("p", self.p),
         )
 
     def _draw(self, shape: Sequence[int], device: torch.device) -> _Drawn:
@@ -202,7 +219,7 @@ class MSCNMask(nn.Module):
         One uniform tensor holds every random number of the call (`maskaug._draw`); a Triton
         kernel turns it into the masks where it can, torch operations elsewhere, with the same result.
         """
-        u = _random.rand((*plan.geo.sample_sizes, plan.width), generator=self.generator, device=device)
+        u = _draw.uniforms(plan.geo, plan.width, generator=self.generator, device=device)
         if plan.draw_kernel:
             return _triton_draw.draw(u, plan.geo, plan.cells, plan.policy), u
         return _draw.from_uniforms(u, plan.geo, plan.cells, plan.policy), u
@@ -271,8 +288,11 @@ class MSCNMask(nn.Module):
         )
 
 
-def _show(pair: tuple[float, float]) -> float | tuple[float, float]:
-    return pair[0] if pair[0] == pair[1] else pair
+def _show(pair: Range) -> Range:
+    """A range as its one value where both ends agree (a setting changed after ``__init__`` may be a number)."""
+    if isinstance(pair, Sequence) and len(pair) == 2 and pair[0] == pair[1]:
+        return pair[0]
+    return pair
 
 
 def _cells_in_order(cell: Cell | Mapping[str, int | None], layout: Layout, dims: tuple[int, ...]) -> tuple[int | None, ...]:

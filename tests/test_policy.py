@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import pytest
@@ -277,3 +278,26 @@ def test_calls_on_several_shapes_draw_as_fresh_modules_do():
         x = torch.randn(shape, generator=gen(2))
         assert torch.equal(kept(x), small(generator=fresh_generator)(x))
     assert 0 < len(kept._plans) <= MAX_PLANS
+
+
+def test_copies_never_share_what_a_module_worked_out():
+    module = small(highpass_sigma=None, fill="constant", value=1.0, generator=gen(0))
+    x = torch.zeros(2, 3, 16, 16, dtype=torch.float16)
+    module(x)
+    for copy_of in (copy.copy, copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))):
+        other = copy_of(module)
+        other.value = 1e5  # clears the copy's plans only; the module's stay valid for it
+        module(x)
+        with pytest.raises(ValueError, match="overflows"):
+            other(x)
+
+
+def test_settings_changed_after_construction_are_checked_when_used():
+    module = small(generator=gen(0))
+    for ratio in ([0.2, 0.4], 0.3):  # a number or any pair, as in __init__
+        module.ratio = ratio
+        assert module(torch.randn(2, 3, 16, 16)).shape == (2, 3, 16, 16)
+        assert f"ratio={ratio}" in repr(module)
+    module.focal_prob = 1.5
+    with pytest.raises(ValueError, match="focal_prob"):
+        module(torch.randn(2, 3, 16, 16))

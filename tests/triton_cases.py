@@ -135,6 +135,20 @@ def test_noise_seed_is_the_bits_of_two_uniforms(device):
         assert torch.equal(other[~mask], drawn[~mask]) and not torch.equal(other[mask], drawn[mask])
 
 
+def test_seed_is_float32_whatever_the_default_dtype(device):
+    x = torch.randn(2, 2, 20, 24, generator=torch.Generator().manual_seed(0)).to(device)
+    mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(1)).to(device) < 0.5
+    expected = apply_mask(x, mask, noise_std=0.5, generator=gen(4, device))
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert torch.equal(apply_mask(x, mask, noise_std=0.5, generator=gen(4, device)), expected)
+    finally:
+        torch.set_default_dtype(previous)
+    with pytest.raises(ValueError, match="seed must be a contiguous float32 tensor"):
+        _triton.fused(x, sigma=None, mask=mask, seed=torch.zeros(2, dtype=torch.float64, device=device))
+
+
 def test_shapes_beyond_the_kernels_arithmetic_take_the_torch_path(device):
     one = torch.zeros(1, 1, device=device)
     assert _triton.usable(one.expand(1, 2**22 - 1)) and not _triton.usable(one.expand(1, 2**22))
@@ -237,7 +251,7 @@ def _drawn_both_ways(module: MSCNMask, shape, u_of):
     policy = _draw.Policy(module.ratio, module.focal_prob, module.focal_scale, module.focal_invert,
                           module.channel_independent_prob, module.p)
     assert _triton_draw.usable(geo, cells, u_of.device)
-    u = u_of(_draw.uniforms(geo, cells, generator=gen(5, u_of.device), device=u_of.device))
+    u = u_of(_draw.uniforms(geo, _draw.width(geo, cells), generator=gen(5, u_of.device), device=u_of.device))
     return _triton_draw.draw(u, geo, cells, policy), _draw.from_uniforms(u, geo, cells, policy)
 
 
