@@ -7,6 +7,7 @@ before Triton is imported); on a machine with a GPU, run it directly to check th
 
 from __future__ import annotations
 
+import logging
 import math
 
 import pytest
@@ -313,6 +314,29 @@ def test_policy_compiles_with_inductor(device):
     full = mask.expand_as(x)
     assert mask.any() and (got[full] == 7.0).all()
     torch.testing.assert_close(got[~full], highpass(x.double(), 2.0).float()[~full], atol=1e-5, rtol=1e-5)
+
+
+def test_policy_compiles_with_noise_and_no_high_pass(device):
+    # the kernel's unread tensors are x itself: the op must still find that it writes only its output
+    # (torch's own logger, which does not propagate, says when it cannot and every input gets copied)
+    if device.type != "cuda":
+        pytest.skip("the policy takes the torch path on a CPU (test_policy.py compiles that)")
+    x = torch.randn(4, 3, 32, 32, device=device)
+    module = MSCNMask(layout="b c h w", cell=8, highpass_sigma=None, noise_std=0.5, return_mask=True,
+                      generator=gen(0, device))
+    records = []
+    listener = logging.Handler(logging.WARNING)
+    listener.emit = records.append
+    analysis = logging.getLogger("torch._higher_order_ops.triton_kernel_wrap")
+    analysis.addHandler(listener)
+    try:
+        got, mask = torch.compile(module, fullgraph=True)(x)
+    finally:
+        analysis.removeHandler(listener)
+    assert not [r.getMessage() for r in records if "mutated" in r.getMessage()]
+    full = mask.expand_as(x)
+    assert mask.any() and torch.equal(got[~full], x[~full])
+    assert abs(float(got[full].std()) - 0.5) < 0.1
 
 
 def test_layouts_the_kernel_cannot_mask_read_the_element_mask(device):
