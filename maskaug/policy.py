@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -208,10 +208,14 @@ class MSCNMask(nn.Module):
 
     def _draw(self, shape: Sequence[int], device: torch.device) -> _Drawn:
         """Draw the cells, boxes and per-sample choices of the policy for a tensor of ``shape``."""
+        return self._drawn(self._draw_plan(shape, device), device)[0]
+
+    def _draw_plan(self, shape: Sequence[int], device: torch.device) -> _Plan:
+        """The plan of a draw for a tensor of ``shape`` on ``device``, for the torch path (``fused`` 0)."""
         geo = _Geometry.of(shape, self.mask_dims, self.layout.channel, self._independent)
         cells = _per_axis_cells(self.cell, geo.masked_sizes)
         kernel = _triton_draw.usable(geo, cells, device)
-        return self._drawn(_Plan(geo, cells, _draw.width(geo, cells), self._policy(), kernel, 0), device)[0]
+        return _Plan(geo, cells, _draw.width(geo, cells), self._policy(), kernel, 0)
 
     def _drawn(self, plan: _Plan, device: torch.device) -> tuple[_Drawn, torch.Tensor]:
         """The drawn masks of ``plan`` and the uniforms they come from.
@@ -241,16 +245,13 @@ class MSCNMask(nn.Module):
         self.layout.check(x)
         if self.fill == "constant":
             _check_fill_value(self.value, x.dtype)
-        geo = _Geometry.of(x.shape, self.mask_dims, self.layout.channel, self._independent)
-        cells = _per_axis_cells(self.cell, geo.masked_sizes)
+        plan = self._draw_plan(x.shape, x.device)
         sigma, size = self.highpass_sigma, self.highpass_kernel_size
         radius = 0 if sigma is None else _kernel_size(sigma, size) // 2
         last_two = self.highpass_dims == (x.ndim - 2, x.ndim - 1)
-        fused = 0
         if (sigma is None or last_two) and _triton.usable(x, radius):
-            fused = 2 if _triton.packs(geo, x) else 1
-        kernel = _triton_draw.usable(geo, cells, x.device)
-        return _Plan(geo, cells, _draw.width(geo, cells), self._policy(), kernel, fused)
+            plan = replace(plan, fused=2 if _triton.packs(plan.geo, x) else 1)
+        return plan
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         check_floating("x", x, "for MSCNMask")
