@@ -30,6 +30,7 @@ from torchvision.transforms import v2
 from maskaug import HighPass, MultiView, mscn_views
 from maskaug.views import MSCN_RATIOS
 
+from ._checks import check_count
 from ._image_folder import (
     IMAGE_SUFFIXES,
     ImageDataError,
@@ -184,10 +185,22 @@ def classifier_train_transform(size: int = 224) -> v2.Compose:
 def eval_transform(size: int = 224, resize: int | None = None) -> v2.Compose:
     """Test images: resize the short side to ``resize`` (256 for 224), centre-crop ``size``, normalize.
 
+    Args:
+        size: Side of the centre crop in pixels, an int >= 1.
+        resize: Short side after the resize, an int >= ``size``; ``None`` for
+            ``round(size * 256 / 224)``.
+
     Shape:
         PIL image -> ``(3, size, size)`` float32.
+
+    Raises:
+        TypeError: ``size`` or ``resize`` is not an int.
+        ValueError: ``size`` is below 1, or ``resize`` below ``size`` (the crop would be padded).
     """
-    resize = round(size * 256 / 224) if resize is None else resize
+    size = check_count("size", size)
+    resize = round(size * 256 / 224) if resize is None else check_count("resize", resize)
+    if resize < size:
+        raise ValueError(f"resize must be >= size (the centre crop must lie in the image), got resize={resize}, size={size}")
     return v2.Compose([v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(size), *_to_normalized_tensor()])
 
 

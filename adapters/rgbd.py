@@ -147,8 +147,10 @@ class RGBDMask(nn.Module):
             )
         shape = list(x.shape)
         shape[channel] = len(COUPLINGS[self.coupling])
-        groups = self.policy.sample_mask(shape, device=x.device)
-        mask = groups.index_select(channel, self.group_of_channel.to(x.device)).expand(x.shape)
+        # the policy's mask has one channel where no sample is channel-independent: expand it to
+        # one channel per group, then give every channel its group's mask
+        groups = self.policy.sample_mask(shape, device=x.device).expand(shape)
+        mask = groups.index_select(channel, self.group_of_channel.to(x.device))
         p = self.policy
         if p.highpass_sigma is not None:
             x = highpass(x, p.highpass_sigma, dims=p.highpass_dims, kernel_size=p.highpass_kernel_size)
@@ -190,7 +192,8 @@ def to_rgbd(rgb: Tensor, depth: Tensor, *, depth_stats: tuple[float, float] = NY
     """Stack ImageNet-normalized colour and normalized depth into one 4-channel image.
 
     Args:
-        rgb: uint8 colour, ``(..., 3, H, W)``.
+        rgb: uint8 colour in [0, 255], ``(..., 3, H, W)``; float colour is refused rather than
+            guessed at (convert ``[0, 1]`` floats with ``(rgb * 255).round().to(torch.uint8)``).
         depth: Depth in metres, ``(..., 1, H, W)`` or ``(..., H, W)``; 0 where missing.
         depth_stats: ``(mean, std)`` for `normalize_depth`.
 
@@ -198,8 +201,20 @@ def to_rgbd(rgb: Tensor, depth: Tensor, *, depth_stats: tuple[float, float] = NY
         - output: ``(..., 4, H, W)`` float32.
 
     Raises:
+        TypeError: ``rgb`` is not uint8.
         ValueError: The colour and depth sizes differ.
+
+    Example:
+        ```python
+        import torch
+        from maskaug.adapters.rgbd import to_rgbd
+
+        x = to_rgbd(torch.zeros(3, 8, 8, dtype=torch.uint8), torch.full((8, 8), 2.8))
+        assert x.shape == (4, 8, 8) and (x[3] == 0).all()
+        ```
     """
+    if rgb.dtype != torch.uint8:
+        raise TypeError(f"rgb must be uint8 colour in [0, 255], got dtype {rgb.dtype}")
     if depth.ndim == rgb.ndim - 1:
         depth = depth.unsqueeze(-3)
     if rgb.shape[-3] != 3 or rgb.shape[-2:] != depth.shape[-2:] or depth.shape[-3] != 1:

@@ -32,6 +32,8 @@ from torch import Tensor, nn
 
 from maskaug import HighPass, MSCNMask, MultiView
 
+from ._checks import check_count
+
 __all__ = [
     "DEFAULT_CELL",
     "LogMel",
@@ -54,11 +56,15 @@ class LogMel(nn.Module):
     """Log-mel features of waveforms through torchaudio: ``log(mel power + eps)``.
 
     Args:
-        sample_rate: Sampling rate of the waveforms in Hz.
-        n_mels: Mel bands.
-        n_fft: FFT size (400 samples: 25 ms at 16 kHz).
-        hop_length: Samples between frames (160: 10 ms at 16 kHz).
+        sample_rate: Sampling rate of the waveforms in Hz, an int >= 1.
+        n_mels: Mel bands, an int >= 1.
+        n_fft: FFT size, an int >= 1 (400 samples: 25 ms at 16 kHz).
+        hop_length: Samples between frames, an int >= 1 (160: 10 ms at 16 kHz).
         eps: Added to the mel power before the log, so silence stays finite.
+
+    Raises:
+        TypeError: A count that is not an int.
+        ValueError: A count below 1, or ``eps <= 0``.
 
     Shape:
         - input: ``(..., time)`` float waveforms in [-1, 1] (any leading axes: batch, microphones).
@@ -80,7 +86,10 @@ class LogMel(nn.Module):
         if eps <= 0:
             raise ValueError(f"eps must be > 0, got {eps!r}")
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels
+            sample_rate=check_count("sample_rate", sample_rate),
+            n_fft=check_count("n_fft", n_fft),
+            hop_length=check_count("hop_length", hop_length),
+            n_mels=check_count("n_mels", n_mels),
         )
         self.eps = eps
 

@@ -39,6 +39,8 @@ from torch import Tensor
 
 from maskaug import MSCNMask
 
+from ._checks import check_count, check_pair
+
 __all__ = ["MODES", "load_idx", "moving_clips", "mscn_mask", "videomae_mask"]
 
 #: Masked axes and time extent of the cells of each MSCN video preset.
@@ -59,8 +61,11 @@ def mscn_mask(
 ) -> MSCNMask:
     """MSCN masking for clips: per-frame, tube or spatio-temporal cells.
 
-    Focal masks (p=0.4) follow the same axes: a box in each frame (``"frame"``), a box through
-    the whole clip (``"tube"``), or a box over a stretch of time (``"spacetime"``).
+    Focal masks (p=0.4) follow the masked axes. With ``"frame"`` each frame draws its own mask,
+    so a focal box is a box in one frame. With ``"tube"`` and ``"spacetime"`` the box spans ``t``
+    as it spans ``h`` and ``w``: one ``focal_scale`` (default 0.3-0.6) sets its extent as a
+    fraction of every masked axis, the clip's length included, so on 8 frames a box covers 2-5
+    consecutive frames, not the whole clip.
 
     Args:
         mode: ``"frame"``, ``"tube"`` or ``"spacetime"`` (see the module docstring).
@@ -166,16 +171,18 @@ def moving_clips(
 
     Args:
         images: ``(N, h, w)`` grey images, uint8 or float.
-        frames: Frames per clip (T).
-        size: Canvas side in pixels.
-        object_size: Resize each image to this side first (bilinear); ``None`` keeps it.
-        speed: ``(low, high)`` speed range in pixels per frame.
+        frames: Frames per clip (T), an int >= 1.
+        size: Canvas side in pixels, an int >= 1.
+        object_size: Resize each image to this side (an int >= 1) first (bilinear); ``None``
+            keeps it.
+        speed: ``(low, high)`` speed range in pixels per frame, ``0 <= low <= high``.
         generator: Source of randomness.
 
     Returns:
         ``(N, 1, frames, size, size)`` clips, ``images``' dtype.
 
     Raises:
+        TypeError: A count that is not an int, or ``speed`` that is not a pair of numbers.
         ValueError: The image does not fit on the canvas, or a bad range or count.
 
     Example:
@@ -189,11 +196,11 @@ def moving_clips(
     """
     if images.ndim != 3:
         raise ValueError(f"images must be (N, h, w), got shape {tuple(images.shape)}")
-    if frames < 1:
-        raise ValueError(f"frames must be >= 1, got {frames!r}")
-    if not 0 <= speed[0] <= speed[1]:
-        raise ValueError(f"speed must be a (low, high) range with 0 <= low <= high, got {speed!r}")
+    frames = check_count("frames", frames)
+    size = check_count("size", size)
+    low, high = check_pair("speed", speed)
     if object_size is not None:
+        object_size = check_count("object_size", object_size)
         side = (object_size, object_size)
         resized = F.interpolate(images[:, None].float(), side, mode="bilinear", antialias=True)[:, 0]
         images = resized if images.is_floating_point() else resized.round().clamp(0, 255).to(images.dtype)
@@ -203,7 +210,7 @@ def moving_clips(
     room = torch.tensor([size - h, size - w], dtype=torch.float32)
     start = torch.rand(n, 2, generator=generator) * room
     angle = torch.rand(n, generator=generator) * 2 * torch.pi
-    speeds = speed[0] + torch.rand(n, generator=generator) * (speed[1] - speed[0])
+    speeds = low + torch.rand(n, generator=generator) * (high - low)
     velocity = torch.stack([angle.sin(), angle.cos()], dim=1) * speeds[:, None]
     travel = start[:, None, :] + velocity[:, None, :] * torch.arange(frames, dtype=torch.float32)[None, :, None]
     # bouncing: fold the straight path into [0, room] (a triangle wave of period 2 * room)

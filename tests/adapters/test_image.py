@@ -139,6 +139,16 @@ def test_eval_and_classifier_transforms(photo: Image.Image) -> None:
     assert image.classifier_train_transform(32)(photo).shape == (3, 32, 32)
 
 
+def test_eval_transform_refuses_a_resize_smaller_than_the_crop() -> None:
+    with pytest.raises(ValueError, match=r"resize must be >= size .* got resize=16, size=32"):
+        image.eval_transform(32, resize=16)
+    with pytest.raises(ValueError, match="size must be >= 1, got 0"):
+        image.eval_transform(0)
+    with pytest.raises(TypeError, match="resize must be an int, got 40.5"):
+        image.eval_transform(32, resize=40.5)
+    assert image.eval_transform(32, resize=32).transforms[1].size == [32]
+
+
 def test_backbone_state_dict_loads_into_torchvision_resnet50() -> None:
     torch.manual_seed(0)
     backbone = image.resnet_backbone("resnet50").eval()

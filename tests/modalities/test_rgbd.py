@@ -38,6 +38,15 @@ def test_couplings() -> None:
     assert 0 < shared_samples.sum() < 32
 
 
+@pytest.mark.parametrize(("layout", "shape"), [("b c h w", (8, 4, 16, 16)), ("c h w", (4, 16, 16))])
+def test_channel_coupling_without_independent_masks_shares_one_mask(layout: str, shape: tuple[int, ...]) -> None:
+    mask = rgbd.RGBDMask(coupling="channel", layout=layout, cell=4, highpass_sigma=None, channel_independent_prob=0.0,
+                         return_mask=True, generator=torch.Generator().manual_seed(0))
+    _, m = mask(torch.randn(shape))
+    assert m.shape == shape and m.any()
+    assert torch.equal(m, m.narrow(-3, 0, 1).expand(shape))  # channel 0's mask in all four
+
+
 def test_highpass_and_fill_come_from_the_core() -> None:
     x = torch.randn(2, 4, 16, 16)
     out = rgbd.RGBDMask(cell=4, ratio=0.0, focal_prob=0.0, highpass_sigma=1.0)(x)
@@ -68,6 +77,11 @@ def test_depth_normalization_keeps_missing_at_zero() -> None:
     assert x.shape == (4, 2, 2) and torch.allclose(x[0], torch.full((2, 2), (1 - 0.485) / 0.229))
     with pytest.raises(ValueError, match="must match"):
         rgbd.to_rgbd(torch.zeros(3, 2, 2, dtype=torch.uint8), torch.zeros(3, 3))
+
+
+def test_to_rgbd_refuses_float_colour() -> None:
+    with pytest.raises(TypeError, match=r"rgb must be uint8 colour in \[0, 255\], got dtype torch.float32"):
+        rgbd.to_rgbd(torch.full((3, 2, 2), 0.5), torch.ones(2, 2))
 
 
 def _folder(root: Path, names: list[str], *, depth_kind: str = "png", size: tuple[int, int] = (6, 8)) -> Path:

@@ -24,6 +24,14 @@ def test_logmel_shape_and_leading_axes() -> None:
         spectrogram.LogMel()(torch.zeros(16000, dtype=torch.int16))
 
 
+@pytest.mark.parametrize("name", ["sample_rate", "n_mels", "n_fft", "hop_length"])
+def test_logmel_counts_must_be_positive_ints(name: str) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be >= 1, got 0"):
+        spectrogram.LogMel(**{name: 0})
+    with pytest.raises(TypeError, match=f"{name} must be an int, got 2.5"):
+        spectrogram.LogMel(**{name: 2.5})
+
+
 def test_mscn_preset_masks_time_frequency_cells_per_microphone() -> None:
     mask = spectrogram.mscn_mask(
         cell={"f": 8, "t": 10}, ratio=0.25, focal_prob=0.0, channel_independent_prob=1.0, highpass_axes=None,

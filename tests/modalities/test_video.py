@@ -61,6 +61,20 @@ def test_object_size_and_fit_errors() -> None:
         _clips(0, size=32, speed=(3.0, 1.0))
 
 
+def test_counts_and_speed_are_checked_not_reinterpreted() -> None:
+    with pytest.raises(TypeError, match="frames must be an int, got 2.5"):
+        _clips(0, size=32, frames=2.5)
+    with pytest.raises(ValueError, match="frames must be >= 1, got 0"):
+        _clips(0, size=32, frames=0)
+    with pytest.raises(ValueError, match="object_size must be >= 1, got 0"):
+        _clips(0, size=32, object_size=0)
+    with pytest.raises(TypeError, match=r"speed must be a \(low, high\) pair of numbers, got \(1.0,\)"):
+        _clips(0, size=32, speed=(1.0,))
+    with pytest.raises(ValueError, match=r"speed must be a \(low, high\) pair with 0 <= low <= high"):
+        _clips(0, size=32, speed=(-1.0, 1.0))
+    assert _clips(0, size=32, frames=3, speed=[0, 0]).shape == (5, 1, 3, 32, 32)
+
+
 def _mask(mode: str, **kw) -> torch.Tensor:
     policy = video.mscn_mask(mode, cell=4, ratio=0.25, focal_prob=0.0, highpass=None, return_mask=True,
                              generator=torch.Generator().manual_seed(0), **kw)
@@ -78,6 +92,20 @@ def test_frame_tube_and_spacetime_cells() -> None:
     assert torch.equal(spacetime[:, :, 0::2], spacetime[:, :, 1::2])
     assert not torch.equal(spacetime[:, :, 0], spacetime[:, :, 2])
     assert (spacetime.sum(dim=(1, 2, 3, 4)) == round(0.25 * 64) * 2 * 16).all()
+
+
+@pytest.mark.parametrize("mode", ["tube", "spacetime"])
+def test_focal_boxes_span_a_fraction_of_the_clip_as_documented(mode: str) -> None:
+    policy = video.mscn_mask(mode, cell=4, focal_prob=1.0, highpass=None, return_mask=True,
+                             generator=torch.Generator().manual_seed(0))
+    m = policy(torch.randn(64, 1, 8, 16, 16))[1][:, 0]
+    frames = m.flatten(2).any(dim=2)  # (N, T): frames the box reaches
+    counts = frames.sum(dim=1)
+    # focal_scale 0.3-0.6 of 8 frames: round(2.4) = 2 to round(4.8) = 5 consecutive frames, not the clip
+    assert counts.min() >= 2 and counts.max() <= 5
+    first = frames.float().argmax(dim=1)
+    span = torch.arange(8)[None] - first[:, None]
+    assert torch.equal(frames, (span >= 0) & (span < counts[:, None]))
 
 
 @pytest.mark.parametrize(("mode", "dims"), [("space", (-2, -1)), ("spacetime", (-3, -2, -1))])
