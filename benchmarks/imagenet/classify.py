@@ -178,6 +178,33 @@ def _build(
     return model, net, optimizer
 
 
+def _resume(
+    checkpoint: Path, settings: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer, *, env: DistEnv
+) -> tuple[int, int, int]:
+    """Restore the model, the optimizer and this rank's RNG states from ``checkpoint``.
+
+    Returns:
+        ``(step, epoch, batch_in_epoch)`` of the checkpoint.
+
+    Raises:
+        ConfigMismatchError: The checkpoint was written with other settings.
+    """
+    # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights to the device
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    differing = sorted(k for k in settings if state["settings"].get(k) != settings[k])
+    if differing:
+        raise ConfigMismatchError(
+            f"cannot resume {checkpoint}: it was written with other {', '.join(differing)} "
+            f"({ {k: state['settings'].get(k) for k in differing} } now { {k: settings[k] for k in differing} }); "
+            "use another --out or --no-resume"
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if state["world_size"] == env.world_size:
+        set_rng_state(state["rng"][env.rank])
+    return state["step"], state["epoch"], state["batch_in_epoch"]
+
+
 def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     """Train the classifier (resuming from ``out/checkpoint.pt``), evaluate it, write results."""
     env = init_distributed(args.device)
@@ -208,19 +235,7 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     checkpoint = out / CHECKPOINT_NAME
     step = epoch = batch_in_epoch = 0
     if not args.no_resume and checkpoint.exists():
-        state = load_checkpoint(checkpoint, map_location=env.device)
-        differing = sorted(k for k in settings if state["settings"].get(k) != settings[k])
-        if differing:
-            raise ConfigMismatchError(
-                f"cannot resume {checkpoint}: it was written with other {', '.join(differing)} "
-                f"({ {k: state['settings'].get(k) for k in differing} } now { {k: settings[k] for k in differing} }); "
-                "use another --out or --no-resume"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-        if state["world_size"] == env.world_size:
-            set_rng_state(state["rng"][env.rank])
+        step, epoch, batch_in_epoch = _resume(checkpoint, settings, model, optimizer, env=env)
 
     def save() -> None:
         rng = D.gather_objects(rng_state())

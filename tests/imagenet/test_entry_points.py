@@ -10,10 +10,10 @@ import torch
 import torchvision
 
 from benchmarks.imagenet import load_exported, main
-from benchmarks.imagenet.classify import Classifier
+from benchmarks.imagenet.classify import Classifier, _build, _resume
 from benchmarks.imagenet.common import load_pretrained_backbone
 from maskaug.adapters import image
-from maskaug.siamese import load_checkpoint
+from maskaug.siamese import DistEnv, load_checkpoint
 
 CHANCE = 1 / 3
 
@@ -86,6 +86,21 @@ def test_linear_probe_resumes_exactly(toy: Path, pretrained: Path, linear: Path,
     assert torch.equal(resumed["head.weight"], straight["head.weight"])
     assert json.loads((tmp_path / "results.json").read_text())["top1"] == json.loads(
         (linear / "results.json").read_text())["top1"]
+
+
+def test_resume_keeps_the_rng_states_on_the_cpu(pretrained: Path, linear: Path) -> None:
+    # mapped to the training device, the saved RNG states would land on a GPU, where
+    # torch.set_rng_state refuses them; the "meta" device stands for that GPU here
+    state = load_checkpoint(linear / "checkpoint.pt")
+    backbone, _ = load_pretrained_backbone(pretrained)
+    with torch.random.fork_rng(devices=[]):
+        cpu = DistEnv(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+        model, _, optimizer = _build(state["settings"], backbone, 3, env=cpu, seed=0)
+        elsewhere = DistEnv(rank=0, world_size=1, local_rank=0, device=torch.device("meta"))
+        position = _resume(linear / "checkpoint.pt", state["settings"], model, optimizer, env=elsewhere)
+        assert torch.equal(torch.get_rng_state(), state["rng"][0]["torch"])
+    assert position == (state["step"], state["epoch"], state["batch_in_epoch"])
+    assert torch.equal(model.head.weight, state["model"]["head.weight"])
 
 
 def test_resume_with_other_settings_is_refused(toy: Path, pretrained: Path, linear: Path) -> None:
