@@ -35,7 +35,10 @@ BatchViews = Callable[[Tensor], Sequence[Tensor]]
 
 
 class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite on at least one rank; every rank stops."""
+    """The loss or a gradient became NaN or infinite on at least one rank; every rank stops.
+
+    It is raised before the optimizer step, so the weights and the last checkpoint stay finite.
+    """
 
 
 @dataclass
@@ -85,6 +88,21 @@ def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | 
     if config.precision == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[config.precision]
+
+
+def _non_finite_gradients(optimizers: Sequence[torch.optim.Optimizer | None], device: torch.device) -> Tensor:
+    """1.0 when a gradient of the optimizers' parameters holds NaN or infinity, else 0.0."""
+    finite = [
+        p.grad.isfinite().all()
+        for opt in optimizers
+        if opt is not None
+        for group in opt.param_groups
+        for p in group["params"]
+        if p.grad is not None
+    ]
+    if not finite:
+        return torch.zeros((), device=device)
+    return (~torch.stack(finite).all()).float()
 
 
 def _seed_generators(generators: Sequence[torch.Generator], seed: int, rank: int) -> None:
@@ -255,7 +273,8 @@ class _Run:
         return views
 
     def _train_step(self, inputs: Any, labels: Tensor) -> Tensor:
-        """One optimizer step; returns ``[loss, non_finite, ce, correct, count]`` summed over ranks."""
+        """One optimizer step; returns its statistics summed over ranks: ``[loss, non-finite loss flag,
+        ce, correct, count, non-finite gradient flag]``."""
         views = self._views(inputs)
         k, n = len(views), views[0].shape[0]
         pairs = self.pairs if self.pairs is not None else all_pairs(k)
@@ -289,7 +308,11 @@ class _Run:
         if self.classifier_optimizer is not None:
             self.classifier_optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
-        # one collective per step: [loss, non-finite flag, ce, correct, count] summed over ranks
+        # with fp16 the scaler skips steps whose gradients overflow; otherwise they are an error
+        bad_grads = torch.zeros((), device=self.device)
+        if not self.scaler.is_enabled():
+            bad_grads = _non_finite_gradients([self.optimizer, self.classifier_optimizer], self.device)
+        # one collective per step: [loss, non-finite flag, ce, correct, count, bad-gradient flag]
         stats = D.all_sum(
             torch.stack(
                 [
@@ -298,13 +321,15 @@ class _Run:
                     ce.detach().float(),
                     correct,
                     torch.tensor(float(n), device=self.device),
+                    bad_grads,
                 ]
             )
         )
-        if stats[1].item() > 0:
+        if stats[1].item() > 0 or stats[5].item() > 0:
+            what = "loss" if stats[1].item() > 0 else "gradients (finite loss)"
             raise NonFiniteLossError(
-                f"non-finite loss at step {self.step + 1} (epoch {self.epoch}) on at least one rank; "
-                f"stopped every rank; the last good checkpoint is {self.checkpoint_path}"
+                f"non-finite {what} at step {self.step + 1} (epoch {self.epoch}) on at least one rank; "
+                f"stopped every rank before the optimizer step; the last good checkpoint is {self.checkpoint_path}"
             )
         self.scaler.step(self.optimizer)
         if self.classifier_optimizer is not None:
@@ -346,7 +371,7 @@ class _Run:
                     num_workers=cfg.num_workers,
                     pin_memory=self.device.type == "cuda",
                 )
-                epoch_stats = torch.zeros(5, device=self.device)
+                epoch_stats = torch.zeros(6, device=self.device)
                 for inputs, labels in loader:
                     stats = self._train_step(inputs, torch.as_tensor(labels))
                     self.step += 1
@@ -473,7 +498,8 @@ def pretrain(
         ValueError: The global batch does not divide over the ranks, or the dataset is too small.
         ConfigMismatchError: The checkpoint was written with a different config.
         CheckpointError: The checkpoint file is damaged.
-        NonFiniteLossError: The loss became non-finite on some rank (all ranks raise).
+        NonFiniteLossError: The loss or (without an fp16 gradient scaler) a gradient became
+            non-finite on some rank (all ranks raise, before the optimizer step).
 
     Example:
         ```python

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from maskaug.siamese import CheckpointError, ConfigMismatchError, load_checkpoint, pretrain
+from maskaug.siamese import CheckpointError, ConfigMismatchError, NonFiniteLossError, load_checkpoint, pretrain
 
 from ._workers import NoisyViews, Points, tiny_backbone, tiny_config
 
@@ -140,3 +140,41 @@ def test_checkpoints_every_few_epochs_and_always_at_the_end(tmp_path: Path, monk
     assert saved_at == [(0, 3), (1, 6), (1, 9), (2, 12)]
     with pytest.raises(ValueError, match="checkpoint_every_epochs must be >= 1, got 0"):
         tiny_config(tmp_path, checkpoint_every_epochs=0)
+
+
+class _InfGrad(torch.autograd.Function):
+    """The identity whose backward pass overflows: a finite loss with infinite gradients."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * float("inf")
+
+
+class _InfGradAt(torch.nn.Module):
+    def __init__(self, at_call: int) -> None:
+        super().__init__()
+        self.calls, self.at_call = 0, at_call
+
+    def forward(self, x):
+        self.calls += self.training
+        return _InfGrad.apply(x) if self.calls == self.at_call and self.training else x
+
+
+def test_non_finite_gradients_stop_before_the_step_and_keep_the_checkpoint(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, method="simclr", checkpoint_every_steps=1, precision="fp32")
+    with pytest.raises(NonFiniteLossError, match=r"non-finite gradients \(finite loss\) at step 3 .*checkpoint.pt"):
+        pretrain(config, tiny_backbone(_InfGradAt(3)), Points(), batch_views=NoisyViews(), device="cpu")
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] == 2
+    assert all(v.isfinite().all() for v in state["network"].values() if v.is_floating_point())
+
+
+def test_fp16_leaves_overflowing_gradients_to_the_scaler(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, method="simclr", epochs=1, precision="fp16")
+    result = pretrain(config, tiny_backbone(_InfGradAt(3)), Points(), batch_views=NoisyViews(), device="cpu")
+    assert result.steps == 6  # the scaler skipped the overflowing step and lowered its scale
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["scaler"]["scale"] < 2.0**16
