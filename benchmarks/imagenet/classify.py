@@ -87,9 +87,14 @@ def lr_factor(settings: dict[str, Any], step: int, epoch: int, total_steps: int)
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Any, *, env: DistEnv, batch_size: int, num_workers: int) -> dict[str, float]:
-    """Top-1 and top-5 accuracy over ``dataset``, each rank taking every ``world_size``-th image."""
+    """Top-1 and top-5 accuracy over ``dataset``, each rank taking every ``world_size``-th image.
+
+    The loader has a generator of its own: evaluating leaves torch's global RNG, which a resumed
+    run replays, untouched.
+    """
     shard = Subset(dataset, range(env.rank, len(dataset), env.world_size))
-    loader = DataLoader(shard, batch_size=batch_size, num_workers=num_workers, pin_memory=env.device.type == "cuda")
+    loader = DataLoader(shard, batch_size=batch_size, num_workers=num_workers, pin_memory=env.device.type == "cuda",
+                        generator=torch.Generator().manual_seed(0))
     was_training = model.training
     model.eval()
     counts = torch.zeros(3, device=env.device)

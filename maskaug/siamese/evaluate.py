@@ -24,7 +24,9 @@ def extract_features(
 ) -> tuple[Tensor, Tensor]:
     """Features of every ``(input, label)`` item of ``dataset`` from a frozen backbone.
 
-    The backbone runs in eval mode (restored afterwards) without gradients.
+    The backbone runs in eval mode (restored afterwards) without gradients. The loader draws its
+    seeds from a generator of its own, so extracting features leaves torch's global RNG untouched
+    (a training run that monitors itself still resumes exactly).
 
     Args:
         backbone: Maps ``(N, ...)`` inputs to ``(N, D)`` features.
@@ -37,7 +39,9 @@ def extract_features(
     Returns:
         ``(features (len, D) float32 on CPU, labels (len,) int64)``.
     """
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, generator=torch.Generator().manual_seed(0)
+    )
     was_training = backbone.training
     backbone.eval()
     features, labels = [], []

@@ -10,7 +10,7 @@ import torch
 import torchvision
 
 from benchmarks.imagenet import load_exported, main
-from benchmarks.imagenet.classify import Classifier, _build, _resume
+from benchmarks.imagenet.classify import Classifier, _build, _resume, evaluate
 from benchmarks.imagenet.common import load_pretrained_backbone
 from maskaug.adapters import image
 from maskaug.siamese import DistEnv, load_checkpoint
@@ -101,6 +101,16 @@ def test_resume_keeps_the_rng_states_on_the_cpu(pretrained: Path, linear: Path) 
         assert torch.equal(torch.get_rng_state(), state["rng"][0]["torch"])
     assert position == (state["step"], state["epoch"], state["batch_in_epoch"])
     assert torch.equal(model.head.weight, state["model"]["head.weight"])
+
+
+def test_evaluation_leaves_the_global_rng_untouched() -> None:
+    # --eval-every evaluates after the epoch-end checkpoint, whose RNG state a resumed run replays
+    model = torch.nn.Linear(3, 4)
+    data = torch.utils.data.TensorDataset(torch.zeros(5, 3), torch.arange(5) % 4)
+    cpu = DistEnv(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    before = torch.get_rng_state()
+    assert evaluate(model, data, env=cpu, batch_size=2, num_workers=0)["images"] == 5
+    assert torch.equal(torch.get_rng_state(), before)
 
 
 def test_resume_with_other_settings_is_refused(toy: Path, pretrained: Path, linear: Path) -> None:

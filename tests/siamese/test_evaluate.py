@@ -50,3 +50,11 @@ def test_extract_features_uses_eval_mode_and_transform() -> None:
     assert torch.equal(labels, torch.arange(10))
     expected = net.eval()(torch.zeros(1, 3))
     assert torch.allclose(feats, expected.detach().expand(10, 2))
+
+
+def test_extract_features_leaves_the_global_rng_untouched() -> None:
+    # a monitored training run replays torch's global RNG when it resumes
+    net = nn.Linear(3, 2)
+    before = torch.get_rng_state()
+    extract_features(net, TensorDataset(torch.zeros(5, 3), torch.arange(5)), batch_size=2)
+    assert torch.equal(torch.get_rng_state(), before)

@@ -178,3 +178,33 @@ def test_fp16_leaves_overflowing_gradients_to_the_scaler(tmp_path: Path) -> None
     result = pretrain(config, tiny_backbone(_InfGradAt(3)), Points(), batch_views=NoisyViews(), device="cpu")
     assert result.steps == 6  # the scaler skipped the overflowing step and lowered its scale
     assert load_checkpoint(tmp_path / "checkpoint.pt")["scaler"]["scale"] < 2.0**16
+
+
+class _StopAt(Points):
+    """Points that interrupt the run when item number ``at`` is fetched."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def __getitem__(self, i: int):
+        self.fetched += 1
+        if self.fetched == self.at:
+            raise KeyboardInterrupt("interrupted")
+        return self.x[i], self.y[i]
+
+
+def test_resume_after_the_knn_monitor_is_exact(tmp_path: Path) -> None:
+    # the epoch-1 checkpoint is written before the kNN monitor runs: the monitor must not draw
+    # from the RNG that the checkpoint saved
+    config = dict(checkpoint_every_steps=0, knn_every_epochs=1, knn_k=5)
+    knn = (Points(24), Points(12))
+    pretrain(tiny_config(tmp_path / "full", **config), tiny_backbone(), Points(), batch_views=NoisyViews(),
+             knn_data=knn, device="cpu")
+    with pytest.raises(KeyboardInterrupt):  # at the first fetch of epoch 2 (6 steps of 8 samples)
+        pretrain(tiny_config(tmp_path / "resumed", **config), tiny_backbone(), _StopAt(6 * 8 + 1),
+                 batch_views=NoisyViews(), knn_data=knn, device="cpu")
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 6
+    pretrain(tiny_config(tmp_path / "resumed", **config), tiny_backbone(), Points(), batch_views=NoisyViews(),
+             knn_data=knn, device="cpu")
+    assert_same_weights(tmp_path / "full", tmp_path / "resumed")
