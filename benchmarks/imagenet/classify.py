@@ -35,7 +35,7 @@ from maskaug.siamese import (
 )
 from maskaug.siamese import distributed as D
 
-from .common import load_pretrained_backbone, load_splits, seed_everything
+from .common import load_pretrained_backbone, load_splits, seed_everything, set_aside
 from .presets import Preset
 from .subset import draw_subset, read_subset_file, write_subset_file
 
@@ -239,7 +239,11 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     out: Path = args.out
     checkpoint = out / CHECKPOINT_NAME
     step = epoch = batch_in_epoch = 0
-    if not args.no_resume and checkpoint.exists():
+    if args.no_resume:
+        for path in (checkpoint, out / RESULTS_NAME):
+            if env.is_main and (moved := set_aside(path)) is not None:
+                print(f"{args.mode}: starting afresh; the previous {path.name} is now {moved}", flush=True)
+    elif checkpoint.exists():
         step, epoch, batch_in_epoch = _resume(checkpoint, settings, model, optimizer, env=env)
 
     def save() -> None:

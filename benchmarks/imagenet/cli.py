@@ -24,7 +24,9 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an unreadable image stops the run, or is reported and left out")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="do not open every image before training (faster start)")
-    parser.add_argument("--no-resume", action="store_true", help="start afresh even if --out holds a checkpoint")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="start afresh: a checkpoint.pt (and results.json) already in --out is first renamed "
+                        "to <name>.old<N>, kept but never resumed")
     parser.add_argument("--no-progress", action="store_true", help="no progress line")
     parser.add_argument("--device", default=None, help="force a device (default: cuda:LOCAL_RANK, else cpu)")
 

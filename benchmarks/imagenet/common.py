@@ -12,7 +12,7 @@ import torch.distributed as dist
 from torch import nn
 
 from maskaug.adapters import image
-from maskaug.siamese import ConfigMismatchError, DistEnv, load_checkpoint
+from maskaug.siamese import DistEnv, load_checkpoint
 
 #: Written by ``pretrain`` into its output folder; read by ``linear``, ``finetune`` and ``export``.
 SETTINGS_NAME = "imagenet.json"
@@ -73,27 +73,19 @@ def write_settings(out: Path, settings: dict[str, Any]) -> None:
     (out / SETTINGS_NAME).write_text(json.dumps(settings, indent=2) + "\n")
 
 
-#: Settings of a pre-training run that its TrainConfig does not hold but a resume must keep.
-VIEW_SETTINGS = ("arch", "image_size", "mask", "highpass_sigma", "highpass_kernel_size", "cell")
+def set_aside(path: Path) -> Path | None:
+    """Rename ``path`` to the first free ``<name>.old<N>``, so that no later run resumes it.
 
-
-def check_resumable_views(out: Path, settings: dict[str, Any]) -> None:
-    """Refuse to resume a pre-training run in ``out`` whose views or backbone were other.
-
-    Raises:
-        ConfigMismatchError: Naming the differing settings, when ``out`` holds a checkpoint and
-            settings that differ from ``settings`` in `VIEW_SETTINGS`.
+    Returns:
+        The new path, or ``None`` when ``path`` does not exist.
     """
-    if not (out / "checkpoint.pt").exists() or not (out / SETTINGS_NAME).is_file():
-        return
-    saved = json.loads((out / SETTINGS_NAME).read_text())
-    differing = [f"{k} (checkpoint {saved.get(k)!r}, now {settings[k]!r})" for k in VIEW_SETTINGS
-                 if saved.get(k) != settings[k]]
-    if differing:
-        raise ConfigMismatchError(
-            f"cannot resume the run in {out}: its views differ in {', '.join(differing)}; "
-            "use another --out or --no-resume"
-        )
+    if not path.exists():
+        return None
+    n = 1
+    while (target := path.with_name(f"{path.name}.old{n}")).exists():
+        n += 1
+    path.rename(target)
+    return target
 
 
 def read_settings(run: Path) -> dict[str, Any]:

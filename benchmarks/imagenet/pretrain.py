@@ -9,13 +9,22 @@ import torch
 from maskaug import HighPass
 from maskaug.adapters import gpu_augment, image
 from maskaug.siamese import TrainConfig, TrainResult, init_distributed, pretrain
+from maskaug.siamese.trainer import CHECKPOINT_NAME
 
-from .common import check_resumable_views, load_splits, per_class, seed_everything, write_settings
+from .common import load_splits, per_class, seed_everything, set_aside, write_settings
 from .presets import Preset
+
+#: Settings of a pre-training run that its TrainConfig does not hold but a resume must keep; the
+#: checkpoint stores them, and a resume with others is refused.
+VIEW_SETTINGS = ("arch", "image_size", "mask", "highpass_sigma", "highpass_kernel_size", "cell")
 
 
 def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
-    """Scan the data, build the views and the backbone, and pre-train (resuming if possible)."""
+    """Scan the data, build the views and the backbone, and pre-train (resuming if possible).
+
+    ``imagenet.json`` is written when a run starts afresh; a resumed run keeps the one it started
+    with. With ``--no-resume`` a checkpoint already in ``--out`` is first renamed (`set_aside`).
+    """
     env = init_distributed(args.device)
     train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
                              progress=not args.no_progress)
@@ -76,10 +85,12 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
         "train_images": len(train),
         "config": config.to_dict(),
     }
-    if config.resume:
-        check_resumable_views(args.out, settings)
+    checkpoint = args.out / CHECKPOINT_NAME
     if env.is_main:
-        write_settings(args.out, settings)
+        if args.no_resume and (moved := set_aside(checkpoint)) is not None:
+            print(f"pretrain: starting afresh; the previous checkpoint is now {moved}", flush=True)
+        if not checkpoint.exists():
+            write_settings(args.out, settings)
     seed_everything(args.seed, 0)  # the same initial weights on every rank
     backbone = image.resnet_backbone(preset.arch)
     eval_highpass = None if sigma is None else HighPass(sigma, kernel_size=args.highpass_kernel_size)
@@ -92,6 +103,7 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
         knn_data=knn_data,
         eval_transform=eval_highpass,
         device=args.device,
+        metadata={k: settings[k] for k in VIEW_SETTINGS},
     )
 
 

@@ -20,7 +20,7 @@ from maskaug.views import all_pairs
 
 from . import distributed as D
 from .checkpoint import find_generators, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import TrainConfig, check_resumable
+from .config import ConfigMismatchError, TrainConfig, check_resumable
 from .data import ResumableSampler, epoch_loader
 from .ema import ema_momentum, ema_update
 from .evaluate import extract_features, knn_accuracy
@@ -105,6 +105,21 @@ def _non_finite_gradients(optimizers: Sequence[torch.optim.Optimizer | None], de
     return (~torch.stack(finite).all()).float()
 
 
+def _check_metadata(saved: dict[str, Any] | None, current: dict[str, Any] | None) -> None:
+    """Refuse to resume a checkpoint whose metadata differs from the run's, naming the keys."""
+    saved, current = saved or {}, current or {}
+    differing = [
+        f"{k} (checkpoint {saved.get(k)!r}, now {current.get(k)!r})"
+        for k in sorted(saved.keys() | current.keys())
+        if k not in saved or k not in current or saved[k] != current[k]
+    ]
+    if differing:
+        raise ConfigMismatchError(
+            f"cannot resume: the checkpoint's metadata differs in {', '.join(differing)}; "
+            "use another out_dir or resume=False to start afresh"
+        )
+
+
 def _seed_generators(generators: Sequence[torch.Generator], seed: int, rank: int) -> None:
     for i, g in enumerate(generators):
         g.manual_seed((seed * 1_000_003 + rank) * 8191 + i + 1)
@@ -125,8 +140,10 @@ class _Run:
         eval_transform: Callable[[Tensor], Tensor] | None,
         generators: Sequence[torch.Generator],
         device: str | torch.device | None,
+        metadata: dict[str, Any] | None,
     ) -> None:
         self.config = config
+        self.metadata = metadata
         self.env = D.init_distributed(device)
         if config.global_batch_size % self.env.world_size:
             raise ValueError(
@@ -215,6 +232,7 @@ class _Run:
                 self.checkpoint_path,
                 {
                     "config": self.config.to_dict(),
+                    "metadata": self.metadata,
                     "world_size": self.env.world_size,
                     "step": self.step,
                     "epoch": self.epoch,
@@ -236,6 +254,7 @@ class _Run:
         # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights to the device
         state = load_checkpoint(self.checkpoint_path, map_location="cpu")
         check_resumable(state["config"], self.config)
+        _check_metadata(state.get("metadata"), self.metadata)
         try:
             self.network.load_state_dict(state["network"])
             if self.target is not None:
@@ -453,6 +472,7 @@ def pretrain(
     eval_transform: Callable[[Tensor], Tensor] | None = None,
     generators: Sequence[torch.Generator] = (),
     device: str | torch.device | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Pre-train ``backbone`` with SimCLR or BYOL over every pair of K views.
 
@@ -490,13 +510,16 @@ def pretrain(
         eval_transform: Applied on the device to monitor batches (e.g. ``maskaug.HighPass``).
         generators: Extra generators to checkpoint.
         device: Force a device; default ``cuda:LOCAL_RANK`` if available, else CPU.
+        metadata: Settings of the run that ``config`` does not hold (how the views are made, say),
+            as a picklable dict; stored in every checkpoint, and a resume with other metadata is
+            refused like one with another config.
 
     Returns:
         A `TrainResult`.
 
     Raises:
         ValueError: The global batch does not divide over the ranks, or the dataset is too small.
-        ConfigMismatchError: The checkpoint was written with a different config.
+        ConfigMismatchError: The checkpoint was written with a different config or metadata.
         CheckpointError: The checkpoint file is damaged.
         NonFiniteLossError: The loss or (without an fp16 gradient scaler) a gradient became
             non-finite on some rank (all ranks raise, before the optimizer step).
@@ -518,4 +541,5 @@ def pretrain(
         eval_transform=eval_transform,
         generators=generators,
         device=device,
+        metadata=metadata,
     ).run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 import torchvision
 
 from benchmarks.imagenet import load_exported, main
+from benchmarks.imagenet import pretrain as pretrain_step
 from benchmarks.imagenet.classify import Classifier, _build, _resume, evaluate
 from benchmarks.imagenet.common import load_pretrained_backbone
 from maskaug.adapters import image
@@ -178,7 +180,44 @@ def state_settings(run: Path) -> dict:
 
 
 def test_pretrain_refuses_to_resume_with_other_views(toy: Path, pretrained: Path) -> None:
-    with pytest.raises(ValueError, match=r"cannot resume .*mask \(checkpoint True, now False\)"):
+    with pytest.raises(ValueError, match=r"cannot resume.*mask \(checkpoint True, now False\)"):
         main(["pretrain", "--data", str(toy), "--out", str(pretrained), "--preset", "tiny", "--no-progress",
               "--no-mask"])
     assert json.loads((pretrained / "imagenet.json").read_text())["mask"] is True
+
+
+def test_a_refused_resume_leaves_the_settings_file_alone(toy: Path, pretrained: Path) -> None:
+    before = (pretrained / "imagenet.json").read_text()
+    with pytest.raises(ValueError, match=r"cannot resume.*method \(checkpoint 'simclr', now 'byol'\)"):
+        main(["pretrain", "--data", str(toy), "--out", str(pretrained), "--preset", "tiny", "--no-progress",
+              "--method", "byol"])
+    assert (pretrained / "imagenet.json").read_text() == before
+
+
+def test_no_resume_sets_the_old_checkpoint_aside(toy: Path, pretrained: Path, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(pretrained, out)  # a finished run with masks
+    masked = (out / "checkpoint.pt").read_bytes()
+    args = ["pretrain", "--data", str(toy), "--out", str(out), "--preset", "tiny", "--no-progress", "--no-mask"]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pretrain_step, "pretrain", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # before the first checkpoint of the fresh run
+        main([*args, "--no-resume"])
+    assert (out / "checkpoint.pt.old1").read_bytes() == masked and not (out / "checkpoint.pt").exists()
+    monkeypatch.undo()
+    main(args)  # starts afresh rather than resuming the run with masks
+    assert load_checkpoint(out / "checkpoint.pt")["metadata"]["mask"] is False
+    assert json.loads((out / "imagenet.json").read_text())["mask"] is False
+
+
+def test_linear_no_resume_sets_the_old_run_aside(toy: Path, pretrained: Path, linear: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(linear, out)  # a finished probe
+    main(["linear", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(out), "--preset", "tiny",
+          "--no-progress", "--no-resume", "--epochs", "2", "--stop-after", "1"])
+    assert load_checkpoint(out / "checkpoint.pt.old1")["step"] == load_checkpoint(linear / "checkpoint.pt")["step"]
+    assert (out / "results.json.old1").read_text() == (linear / "results.json").read_text()
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 1 and not (out / "results.json").exists()

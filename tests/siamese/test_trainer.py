@@ -208,3 +208,11 @@ def test_resume_after_the_knn_monitor_is_exact(tmp_path: Path) -> None:
     pretrain(tiny_config(tmp_path / "resumed", **config), tiny_backbone(), Points(), batch_views=NoisyViews(),
              knn_data=knn, device="cpu")
     assert_same_weights(tmp_path / "full", tmp_path / "resumed")
+
+
+def test_resume_refuses_other_metadata(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, epochs=1)
+    pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), device="cpu", metadata={"mask": True})
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["metadata"] == {"mask": True}
+    with pytest.raises(ConfigMismatchError, match=r"metadata differs in mask \(checkpoint True, now False\)"):
+        pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), device="cpu", metadata={"mask": False})
