@@ -234,6 +234,8 @@ class _Run:
                     "config": self.config.to_dict(),
                     "metadata": self.metadata,
                     "world_size": self.env.world_size,
+                    "dataset_size": len(self.dataset),
+                    "steps_per_epoch": self.steps_per_epoch,
                     "step": self.step,
                     "epoch": self.epoch,
                     "batch_in_epoch": self.batch_in_epoch,
@@ -255,6 +257,14 @@ class _Run:
         state = load_checkpoint(self.checkpoint_path, map_location="cpu")
         check_resumable(state["config"], self.config)
         _check_metadata(state.get("metadata"), self.metadata)
+        saved_size = (state.get("dataset_size"), state.get("steps_per_epoch"))
+        if saved_size != (len(self.dataset), self.steps_per_epoch):
+            raise ConfigMismatchError(
+                f"cannot resume: the checkpoint was written with a dataset of {saved_size[0]} samples "
+                f"({saved_size[1]} steps per epoch), now {len(self.dataset)} samples ({self.steps_per_epoch} steps "
+                f"per epoch over {self.env.world_size} ranks), so neither the data order nor the LR schedule "
+                "would continue; use the same dataset, another out_dir or resume=False to start afresh"
+            )
         try:
             self.network.load_state_dict(state["network"])
             if self.target is not None:
@@ -519,7 +529,8 @@ def pretrain(
 
     Raises:
         ValueError: The global batch does not divide over the ranks, or the dataset is too small.
-        ConfigMismatchError: The checkpoint was written with a different config or metadata.
+        ConfigMismatchError: The checkpoint was written with a different config or metadata, or
+            with a dataset of another size (or of other steps per epoch).
         CheckpointError: The checkpoint file is damaged.
         NonFiniteLossError: The loss or (without an fp16 gradient scaler) a gradient became
             non-finite on some rank (all ranks raise, before the optimizer step).

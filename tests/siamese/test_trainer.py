@@ -216,3 +216,12 @@ def test_resume_refuses_other_metadata(tmp_path: Path) -> None:
     assert load_checkpoint(tmp_path / "checkpoint.pt")["metadata"] == {"mask": True}
     with pytest.raises(ConfigMismatchError, match=r"metadata differs in mask \(checkpoint True, now False\)"):
         pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), device="cpu", metadata={"mask": False})
+
+
+def test_resume_refuses_a_dataset_of_another_size(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, epochs=1)
+    pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), device="cpu")
+    with pytest.raises(ConfigMismatchError, match=r"dataset of 48 samples \(6 steps per epoch\), now 96 samples"):
+        pretrain(config, tiny_backbone(), Points(96), batch_views=NoisyViews(), device="cpu")
+    with pytest.raises(ConfigMismatchError, match=r"now 50 samples \(6 steps per epoch"):  # same steps, other order
+        pretrain(config, tiny_backbone(), Points(50), batch_views=NoisyViews(), device="cpu")
