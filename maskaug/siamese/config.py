@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -13,6 +14,23 @@ Precision = Literal["auto", "bf16", "fp16", "fp32"]
 BASE_LR = {"simclr": 4.8, "byol": 3.2}
 WEIGHT_DECAY = {"simclr": 1e-6, "byol": 1.5e-6}
 REFERENCE_BATCH = 4096
+
+#: The fields that count something: integers, never floats or bools.
+_COUNTS = (
+    "feature_dim",
+    "global_batch_size",
+    "epochs",
+    "proj_out_dim",
+    "pred_hidden_dim",
+    "num_classes",
+    "seed",
+    "checkpoint_every_epochs",
+    "checkpoint_every_steps",
+    "log_every_steps",
+    "num_workers",
+    "knn_k",
+    "knn_every_epochs",
+)
 
 
 def _runtime(default: Any) -> Any:
@@ -36,7 +54,7 @@ class TrainConfig:
         global_batch_size: Samples per optimizer step summed over all ranks; must divide by the
             world size.
         epochs: Pre-training epochs (sets the length of the LR and EMA schedules).
-        warmup_epochs: Linear LR warm-up length (paper: 10 of 800).
+        warmup_epochs: Linear LR warm-up length, at most ``epochs`` (paper: 10 of 800).
         base_lr: LR at a global batch of 4096; ``None`` uses the paper's (4.8 SimCLR, 3.2 BYOL).
             The applied peak LR is ``base_lr * global_batch_size / 4096``.
         weight_decay: LARS weight decay; ``None`` uses 1e-6 (SimCLR) or 1.5e-6 (BYOL).
@@ -105,6 +123,11 @@ class TrainConfig:
     knn_every_epochs: int = _runtime(1)
 
     def __post_init__(self) -> None:
+        counts = _COUNTS if self.proj_hidden_dim is None else (*_COUNTS, "proj_hidden_dim")
+        for name in counts:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
         if self.method not in BASE_LR:
             raise ValueError(f"method must be 'simclr' or 'byol', got {self.method!r}")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
@@ -135,6 +158,10 @@ class TrainConfig:
         for name, value in non_negative.items():
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(
+                f"warmup_epochs must be <= epochs, got warmup_epochs={self.warmup_epochs!r} and epochs={self.epochs!r}"
+            )
         if self.checkpoint_every_epochs < 1:
             raise ValueError(f"checkpoint_every_epochs must be >= 1, got {self.checkpoint_every_epochs!r}")
         if self.log_every_steps < 1:

@@ -210,7 +210,7 @@ class _Run:
         self.scheduler = WarmupCosine(
             self.optimizer,
             total_steps=self.total_steps,
-            warmup_steps=min(round(config.warmup_epochs * self.steps_per_epoch), self.total_steps),
+            warmup_steps=round(config.warmup_epochs * self.steps_per_epoch),
             peak=config.peak_lr,
         )
         self.step = 0

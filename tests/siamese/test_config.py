@@ -19,3 +19,16 @@ def test_runtime_fields_may_change_but_others_not() -> None:
         check_resumable(saved, TrainConfig(seed=2))
     with pytest.raises(ConfigMismatchError, match="method.*proj_out_dim"):
         check_resumable(saved, TrainConfig(seed=1, method="byol", proj_out_dim=128))
+
+
+@pytest.mark.parametrize("field", ["epochs", "global_batch_size", "num_classes", "knn_every_epochs", "proj_hidden_dim"])
+@pytest.mark.parametrize("value", [2.5, 8.0, True])
+def test_counts_must_be_ints(field: str, value) -> None:
+    with pytest.raises(TypeError, match=rf"{field} must be an int, got {value!r}"):
+        TrainConfig(**{field: value})
+
+
+def test_warmup_must_fit_in_the_run() -> None:
+    with pytest.raises(ValueError, match="warmup_epochs must be <= epochs, got warmup_epochs=5 and epochs=1"):
+        TrainConfig(epochs=1, warmup_epochs=5)
+    assert TrainConfig(epochs=1, warmup_epochs=1).warmup_epochs == 1
