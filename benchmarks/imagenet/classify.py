@@ -35,7 +35,15 @@ from maskaug.siamese import (
 )
 from maskaug.siamese import distributed as D
 
-from .common import load_pretrained_backbone, load_splits, seed_everything, set_aside
+from .common import (
+    load_pretrained_backbone,
+    load_splits,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed_everything,
+    set_aside,
+)
 from .presets import Preset
 from .subset import draw_subset, read_subset_file, write_subset_file
 
@@ -128,9 +136,14 @@ def _subset_name(args: argparse.Namespace) -> str:
     return f"{args.percent}% per class, seed {args.seed}"
 
 
+def _given(value: Any, default: Any) -> Any:
+    """A flag's value, or ``default`` when the flag was not given (``None``; 0 is a value)."""
+    return default if value is None else value
+
+
 def _settings(args: argparse.Namespace, preset: Preset, pretrained: dict[str, Any], world_size: int) -> dict[str, Any]:
     linear = args.mode == "linear"
-    batch = args.batch_size or (preset.linear_batch_size if linear else preset.finetune_batch_size)
+    batch = _given(args.batch_size, preset.linear_batch_size if linear else preset.finetune_batch_size)
     if batch % world_size:
         raise ValueError(f"--batch-size {batch} does not divide over {world_size} ranks")
     scale = batch / REFERENCE_BATCH
@@ -141,10 +154,10 @@ def _settings(args: argparse.Namespace, preset: Preset, pretrained: dict[str, An
         "highpass_sigma": pretrained["highpass_sigma"],
         "highpass_kernel_size": pretrained["highpass_kernel_size"],
         "image_size": pretrained["image_size"],
-        "epochs": args.epochs or (preset.linear_epochs if linear else preset.finetune_epochs),
+        "epochs": _given(args.epochs, preset.linear_epochs if linear else preset.finetune_epochs),
         "batch_size": batch,
-        "head_lr": (args.lr or (preset.linear_lr if linear else preset.finetune_head_lr)) * scale,
-        "backbone_lr": 0.0 if linear else (args.backbone_lr or preset.finetune_backbone_lr) * scale,
+        "head_lr": _given(args.lr, preset.linear_lr if linear else preset.finetune_head_lr) * scale,
+        "backbone_lr": 0.0 if linear else _given(args.backbone_lr, preset.finetune_backbone_lr) * scale,
         "weight_decay": preset.linear_weight_decay if linear else 0.0,
         "momentum": 0.9,
         "milestones": list(preset.finetune_milestones),
@@ -324,22 +337,24 @@ def add_arguments(parser: argparse.ArgumentParser, mode: str) -> None:
     """The flags of ``linear`` or ``finetune``."""
     parser.set_defaults(mode=mode)
     parser.add_argument("--pretrained", type=Path, required=True, help="the --out folder of `pretrain`")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=None, help="global batch (paper: 256)")
+    parser.add_argument("--epochs", type=positive_int, default=None, help="default: the preset's")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="global batch (paper: 256)")
     if mode == "linear":
-        parser.add_argument("--lr", type=float, default=None, help="LR at batch 256 (paper: 1.0)")
+        parser.add_argument("--lr", type=positive_float, default=None, help="LR at batch 256 (paper: 1.0)")
     else:
-        parser.add_argument("--lr", type=float, default=None, help="classifier LR at batch 256 (paper: 0.5)")
-        parser.add_argument("--backbone-lr", type=float, default=None, help="backbone LR at batch 256 (paper: 0.002)")
+        parser.add_argument("--lr", type=positive_float, default=None, help="classifier LR at batch 256 (paper: 0.5)")
+        parser.add_argument("--backbone-lr", type=positive_float, default=None,
+                            help="backbone LR at batch 256 (paper: 0.002)")
         parser.add_argument("--percent", type=float, default=1.0, help="labelled percent drawn per class")
         parser.add_argument("--subset-file", type=Path, default=None,
                             help="file list of the labelled images (e.g. SimCLR's 1percent.txt)")
     parser.add_argument("--head-norm", action=argparse.BooleanOptionalAction, default=None,
                         help="standardize features with a BatchNorm without affine before the linear layer "
                         "(default: the preset's; off in the paper preset)")
-    parser.add_argument("--eval-every", type=int, default=0, help="epochs between val evaluations (0: at the end)")
-    parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between mid-epoch checkpoints")
-    parser.add_argument("--stop-after", type=int, default=0,
+    parser.add_argument("--eval-every", type=non_negative_int, default=0, help="epochs between val evaluations (0: at the end)")
+    parser.add_argument("--checkpoint-every", type=non_negative_int, default=1000,
+                        help="steps between mid-epoch checkpoints (0: only at epoch ends)")
+    parser.add_argument("--stop-after", type=non_negative_int, default=0,
                         help="checkpoint and stop after this many steps of this session (fits a job time limit; "
                         "run the same command again to continue)")
-    parser.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl records")
+    parser.add_argument("--log-every", type=positive_int, default=50, help="steps between metrics.jsonl records")

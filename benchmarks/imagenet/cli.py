@@ -11,6 +11,7 @@ from maskaug.adapters.image import ImageDataError
 from maskaug.siamese import shutdown
 
 from . import classify, export, pretrain
+from .common import non_negative_int
 from .presets import PRESETS
 
 
@@ -18,7 +19,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder with train/<class>/* and val/<class>/*")
     parser.add_argument("--out", type=Path, required=True, help="output folder (checkpoint, metrics, results)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="paper")
-    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers per rank")
+    parser.add_argument("--workers", type=non_negative_int, default=None, help="DataLoader workers per rank")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--on-bad-image", choices=("stop", "skip"), default="stop",
                         help="an unreadable image stops the run, or is reported and left out")

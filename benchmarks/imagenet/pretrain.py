@@ -11,7 +11,16 @@ from maskaug.adapters import gpu_augment, image
 from maskaug.siamese import TrainConfig, TrainResult, init_distributed, pretrain
 from maskaug.siamese.trainer import CHECKPOINT_NAME
 
-from .common import load_splits, per_class, seed_everything, set_aside, write_settings
+from .common import (
+    load_splits,
+    non_negative_int,
+    per_class,
+    positive_float,
+    positive_int,
+    seed_everything,
+    set_aside,
+    write_settings,
+)
 from .presets import Preset
 
 #: Settings of a pre-training run that its TrainConfig does not hold but a resume must keep; the
@@ -47,11 +56,11 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
             image.ImageFolderDataset(per_class(train.samples, preset.knn_per_class), test),
             image.ImageFolderDataset(val.samples, test),
         )
-    epochs = args.epochs or preset.pretrain_epochs(args.method)
+    epochs = preset.pretrain_epochs(args.method) if args.epochs is None else args.epochs
     config = TrainConfig(
         method=args.method,
         feature_dim=image.FEATURE_DIMS[preset.arch],
-        global_batch_size=args.batch_size or preset.batch_size,
+        global_batch_size=preset.batch_size if args.batch_size is None else args.batch_size,
         epochs=epochs,
         warmup_epochs=min(preset.warmup_epochs, epochs),
         base_lr=args.base_lr,
@@ -113,14 +122,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-mask", action="store_true", help="baseline: no MSCN masks, all else identical")
     parser.add_argument("--no-highpass", action="store_true", help="baseline: no high-pass, all else identical")
     parser.add_argument("--highpass-kernel-size", type=int, default=None, help="odd taps (default: full Gaussian)")
-    parser.add_argument("--epochs", type=int, default=None, help="default: the preset's (SimCLR 800, BYOL 1000)")
-    parser.add_argument("--batch-size", type=int, default=None, help="global batch (default: the preset's)")
-    parser.add_argument("--base-lr", type=float, default=None, help="LR at batch 4096 (default 4.8 / 3.2)")
+    parser.add_argument("--epochs", type=positive_int, default=None,
+                        help="default: the preset's (SimCLR 800, BYOL 1000); the preset's warm-up is cut to fit")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="global batch (default: the preset's)")
+    parser.add_argument("--base-lr", type=positive_float, default=None, help="LR at batch 4096 (default 4.8 / 3.2)")
     parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default="auto")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--gpu-augment", action="store_true",
                         help="make the views on the device (workers only decode); same view distribution")
-    parser.add_argument("--canvas", type=int, default=512,
+    parser.add_argument("--canvas", type=positive_int, default=512,
                         help="--gpu-augment: side of the decode canvas (larger images are shrunk to fit)")
-    parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between mid-epoch checkpoints")
-    parser.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl records")
+    parser.add_argument("--checkpoint-every", type=non_negative_int, default=500,
+                        help="steps between mid-epoch checkpoints (0: only at epoch ends)")
+    parser.add_argument("--log-every", type=positive_int, default=50, help="steps between metrics.jsonl records")

@@ -54,3 +54,32 @@ def test_evaluation_needs_a_pretraining_run(data: Path, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"is not a pre-training run folder: .*imagenet.json is missing"):
         main(["linear", "--data", str(data), "--pretrained", str(tmp_path), "--out", str(tmp_path / "lin"),
               "--preset", "tiny", "--no-progress"])
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "value", "message"),
+    [
+        ("linear", "--epochs", "-1", "must be > 0, got -1"),
+        ("linear", "--epochs", "0", "must be > 0, got 0"),
+        ("linear", "--batch-size", "-8", "must be > 0, got -8"),
+        ("linear", "--lr", "-1", "must be a finite number > 0, got -1"),
+        ("linear", "--log-every", "0", "must be > 0, got 0"),
+        ("linear", "--stop-after", "-2", "must be >= 0, got -2"),
+        ("finetune", "--backbone-lr", "0", "must be a finite number > 0, got 0"),
+        ("pretrain", "--epochs", "0", "must be > 0, got 0"),
+        ("pretrain", "--batch-size", "0", "must be > 0, got 0"),
+        ("pretrain", "--base-lr", "nan", "must be a finite number > 0, got nan"),
+        ("pretrain", "--workers", "-1", "must be >= 0, got -1"),
+    ],
+)
+def test_bad_flag_values_stop_naming_the_flag(
+    command: str, flag: str, value: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = [command, "--data", str(tmp_path), "--out", str(tmp_path / "out"), flag, value]
+    if command != "pretrain":
+        argv += ["--pretrained", str(tmp_path)]
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert f"argument {flag}: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
