@@ -224,7 +224,10 @@ def _resume(
 
 
 def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
-    """Train the classifier (resuming from ``out/checkpoint.pt``), evaluate it, write results."""
+    """Train the classifier (resuming from ``out/checkpoint.pt``), evaluate it, write results.
+
+    A finished run (its checkpoint at the last epoch, its results written) returns its results at once.
+    """
     env = init_distributed(args.device)
     train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
                              progress=not args.no_progress)
@@ -258,6 +261,10 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
                 print(f"{args.mode}: starting afresh; the previous {path.name} is now {moved}", flush=True)
     elif checkpoint.exists():
         step, epoch, batch_in_epoch = _resume(checkpoint, settings, model, optimizer, env=env)
+        if epoch >= settings["epochs"] and (out / RESULTS_NAME).is_file():
+            if env.is_main:
+                print(f"{args.mode}: already finished; results in {out / RESULTS_NAME}", flush=True)
+            return json.loads((out / RESULTS_NAME).read_text())
 
     def save() -> None:
         rng = D.gather_objects(rng_state())

@@ -51,9 +51,10 @@ class TrainResult:
         target: BYOL's EMA target network, or ``None`` for SimCLR.
         steps: Optimizer steps done in total (including before a resume).
         final_loss: Global mean siamese loss of the last step of this session (NaN if none ran).
-        online_linear_top1: Online classifier's top-1 over the last epoch's training batches.
-        knn_top1: Last kNN monitor accuracy on rank 0; ``None`` on other ranks or without
-            monitor data.
+        online_linear_top1: Online classifier's top-1 over this session's last epoch of training
+            batches (``None`` if none ran).
+        knn_top1: Last kNN monitor accuracy on rank 0; ``None`` on other ranks, without monitor
+            data, or when the run had already finished (nothing is trained or evaluated again).
         views_per_second: Training throughput of this session over all ranks.
         seconds: Wall time of this session's training loop.
         checkpoint: Path of the run's checkpoint.
@@ -381,6 +382,13 @@ class _Run:
 
     def run(self) -> TrainResult:
         cfg, main = self.config, self.env.is_main
+        if self.epoch >= cfg.epochs:  # a finished run launched again: nothing to train or log
+            if main:
+                print(f"pre-training already finished: steps {self.step}, checkpoint {self.checkpoint_path}",
+                      flush=True)
+            return TrainResult(network=self.network, target=self.target, steps=self.step, final_loss=math.nan,
+                               online_linear_top1=None, knn_top1=None, views_per_second=0.0, seconds=0.0,
+                               checkpoint=self.checkpoint_path)
         log = MetricsLog(self.out_dir, enabled=main)
         progress = Progress(self.total_steps, start_step=self.step, enabled=main and cfg.progress)
         if main and not self.resumed:
@@ -488,8 +496,9 @@ def pretrain(
 
     Runs as one process, or under ``torchrun`` with DDP (NCCL on CUDA, gloo on CPU): the global
     batch is split over ranks, BatchNorm becomes SyncBatchNorm on CUDA (on CPU each rank keeps
-    its own batch statistics), NT-Xent negatives come from every rank. With an existing ``out_dir/checkpoint.pt`` (and ``config.resume``) the run
-    continues where it stopped, exactly, so ``torchrun --max-restarts N`` recovers from a crash.
+    its own batch statistics), NT-Xent negatives come from every rank. With an existing
+    ``out_dir/checkpoint.pt`` (and ``config.resume``) the run continues where it stopped, exactly,
+    so ``torchrun --max-restarts N`` recovers from a crash; a finished run returns at once.
     (With torch >= 2.4, run such torchrun jobs with ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1``:
     the rendezvous store shared with the workers can give restarted workers the previous
     round's addresses, pytorch/pytorch#135712.)

@@ -11,6 +11,7 @@ import torch
 import torchvision
 
 from benchmarks.imagenet import load_exported, main
+from benchmarks.imagenet import classify
 from benchmarks.imagenet import pretrain as pretrain_step
 from benchmarks.imagenet.classify import Classifier, _build, _resume, evaluate
 from benchmarks.imagenet.common import load_pretrained_backbone
@@ -33,12 +34,15 @@ def test_pretrain_writes_checkpoint_settings_and_metrics(pretrained: Path) -> No
     assert any(r.get("event") == "end" for r in _metrics(pretrained))
 
 
-def test_pretrain_resumes_a_finished_run_without_training(toy: Path, pretrained: Path) -> None:
+def test_pretrain_resumes_a_finished_run_without_training(toy: Path, pretrained: Path, capsys) -> None:
     before = load_checkpoint(pretrained / "checkpoint.pt")["network"]
+    metrics = (pretrained / "metrics.jsonl").read_text()
     main(["pretrain", "--data", str(toy), "--out", str(pretrained), "--preset", "tiny", "--no-progress"])
     after = load_checkpoint(pretrained / "checkpoint.pt")
     assert after["step"] == 3
     assert all(torch.equal(before[k], after["network"][k]) for k in before)
+    assert (pretrained / "metrics.jsonl").read_text() == metrics  # no kNN monitor, no second "end" record
+    assert "pre-training already finished: steps 3" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("baseline", ["--no-mask", "--no-highpass"])
@@ -221,3 +225,16 @@ def test_linear_no_resume_sets_the_old_run_aside(toy: Path, pretrained: Path, li
     assert load_checkpoint(out / "checkpoint.pt.old1")["step"] == load_checkpoint(linear / "checkpoint.pt")["step"]
     assert (out / "results.json.old1").read_text() == (linear / "results.json").read_text()
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 1 and not (out / "results.json").exists()
+
+
+def test_a_finished_linear_run_exits_at_once(toy: Path, pretrained: Path, linear: Path, monkeypatch, capsys) -> None:
+    results = (linear / "results.json").read_text()
+
+    def evaluate(*args, **kwargs):
+        raise AssertionError("a finished run evaluated again")
+
+    monkeypatch.setattr(classify, "evaluate", evaluate)
+    main(["linear", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(linear), "--preset", "tiny",
+          "--no-progress"])
+    assert (linear / "results.json").read_text() == results
+    assert f"linear: already finished; results in {linear / 'results.json'}" in capsys.readouterr().out

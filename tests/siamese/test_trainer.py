@@ -225,3 +225,21 @@ def test_resume_refuses_a_dataset_of_another_size(tmp_path: Path) -> None:
         pretrain(config, tiny_backbone(), Points(96), batch_views=NoisyViews(), device="cpu")
     with pytest.raises(ConfigMismatchError, match=r"now 50 samples \(6 steps per epoch"):  # same steps, other order
         pretrain(config, tiny_backbone(), Points(50), batch_views=NoisyViews(), device="cpu")
+
+
+def test_a_finished_run_returns_at_once(tmp_path: Path, monkeypatch, capsys) -> None:
+    import maskaug.siamese.trainer as trainer_module
+
+    config = tiny_config(tmp_path, epochs=1)
+    pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), knn_data=(Points(), Points()), device="cpu")
+    metrics = (tmp_path / "metrics.jsonl").read_text()
+
+    def knn(self):
+        raise AssertionError("the kNN monitor ran again")
+
+    monkeypatch.setattr(trainer_module._Run, "_knn", knn)
+    result = pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), knn_data=(Points(), Points()),
+                      device="cpu")
+    assert result.steps == 6 and result.knn_top1 is None
+    assert (tmp_path / "metrics.jsonl").read_text() == metrics
+    assert "pre-training already finished: steps 6" in capsys.readouterr().out
