@@ -119,15 +119,12 @@ def evaluate(model: nn.Module, dataset: Any, *, env: DistEnv, batch_size: int, n
     return {"top1": correct1 / n, "top5": correct5 / n, "images": int(n)}
 
 
-def _training_samples(args: argparse.Namespace, train: image.ImageFolderIndex, env: DistEnv) -> list[tuple[str, int]]:
+def _training_samples(args: argparse.Namespace, train: image.ImageFolderIndex) -> list[tuple[str, int]]:
     if args.mode == "linear":
         return train.samples
     if args.subset_file is not None:
         return read_subset_file(args.subset_file, train)
-    samples = draw_subset(train, args.percent, args.seed)
-    if env.is_main:
-        write_subset_file(args.out / "subset.txt", samples)
-    return samples
+    return draw_subset(train, args.percent, args.seed)
 
 
 def _subset_name(args: argparse.Namespace) -> str:
@@ -233,7 +230,7 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
                              progress=not args.no_progress)
     backbone, pretrained = load_pretrained_backbone(args.pretrained)
     settings = _settings(args, preset, pretrained, env.world_size)
-    samples = _training_samples(args, train, env)
+    samples = _training_samples(args, train)
     size = settings["image_size"]
     dataset = image.ImageFolderDataset(samples, image.classifier_train_transform(size))
     test_set = image.ImageFolderDataset(val.samples, image.eval_transform(size))
@@ -265,6 +262,8 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
             if env.is_main:
                 print(f"{args.mode}: already finished; results in {out / RESULTS_NAME}", flush=True)
             return json.loads((out / RESULTS_NAME).read_text())
+    if env.is_main and args.mode == "finetune" and args.subset_file is None:  # after the resume check passed
+        write_subset_file(out / "subset.txt", samples)
 
     def save() -> None:
         rng = D.gather_objects(rng_state())

@@ -135,6 +135,10 @@ def test_finetune_on_a_drawn_subset(toy: Path, pretrained: Path, tmp_path: Path)
     model = load_checkpoint(tmp_path / "checkpoint.pt")["model"]
     backbone, _ = load_pretrained_backbone(pretrained)
     assert not torch.equal(model["backbone.module.conv1.weight"], backbone.conv1.weight)  # the backbone trained
+    with pytest.raises(ValueError, match=r"cannot resume .*subset"):  # leaving the subset list as it was
+        main(["finetune", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(tmp_path), "--preset",
+              "tiny", "--percent", "100", "--no-progress"])
+    assert (tmp_path / "subset.txt").read_text().split() == names
 
 
 def test_finetune_reads_a_subset_file(toy: Path, pretrained: Path, tmp_path: Path) -> None:
