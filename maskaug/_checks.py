@@ -66,6 +66,20 @@ def check_nonnegative(name: str, value: float) -> float:
     return float(value)
 
 
+def check_bool(name: str, value: object) -> bool:
+    """Validate a bool (no other truthy or falsy value)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return value
+
+
+def check_generator(generator: object) -> torch.Generator | None:
+    """Validate a ``torch.Generator`` or ``None``."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    return generator
+
+
 def normalize_dims(name: str, dims: int | Sequence[int], ndim: int, shape: Sequence[int]) -> tuple[int, ...]:
     """Turn possibly negative axis indices into sorted, unique, non-negative ones.
 

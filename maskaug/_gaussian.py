@@ -35,11 +35,16 @@ def gaussian_kernel(sigma: float, kernel_size: int | None = None, *, dtype=torch
     return (taps / taps.sum()).to(dtype)
 
 
-def _kernel_size(sigma: float, kernel_size: int | None) -> int:
+def _kernel_size(sigma: float, kernel_size: int | None, names: tuple[str, str] = ("sigma", "kernel_size")) -> int:
+    """The taps of a Gaussian of ``sigma``: ``kernel_size`` (checked), or the full Gaussian's
+    ``2 * ceil(3 * sigma) + 1``. Errors call the two parameters ``names``."""
+    name = names[1]
     if kernel_size is None:
+        if not math.isfinite(3 * sigma):
+            raise ValueError(f"{names[0]}={sigma!r} is too large: its Gaussian would have infinitely many taps")
         return 2 * math.ceil(3 * sigma) + 1
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
-        raise TypeError(f"kernel_size must be an odd int or None, got {kernel_size!r}")
+        raise TypeError(f"{name} must be an odd int or None, got {kernel_size!r}")
     if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd int, got {kernel_size}")
+        raise ValueError(f"{name} must be a positive odd int, got {kernel_size}")
     return kernel_size

@@ -48,12 +48,15 @@ class Layout:
         """Names that are neither the batch nor the channel axis."""
         return tuple(n for n in self.names if n not in (BATCH, CHANNEL))
 
-    def indices(self, param: str, names: str | Sequence[str] | None) -> tuple[int, ...]:
-        """Axis indices of ``names`` (default: every spatial axis), checked against the layout."""
+    def named(self, names: str | Sequence[str] | None) -> tuple[str, ...]:
+        """The axis names of ``names`` in the order given (default: every spatial axis), unchecked."""
         if names is None:
-            chosen = self.spatial
-        else:
-            chosen = tuple(names.split()) if isinstance(names, str) else tuple(names)
+            return self.spatial
+        return tuple(names.split()) if isinstance(names, str) else tuple(names)
+
+    def indices(self, param: str, names: str | Sequence[str] | None) -> tuple[int, ...]:
+        """Axis indices of ``names`` (default: every spatial axis), checked against the layout, in layout order."""
+        chosen = self.named(names)
         if not chosen:
             raise ValueError(f"{param} must name at least one axis of layout '{self}'")
         for name in chosen:

@@ -11,10 +11,6 @@ from collections.abc import Sequence
 import torch
 
 
-def _device_of(generator: torch.Generator | None, device: torch.device) -> torch.device:
-    return device if generator is None else generator.device
-
-
 def rand(
     shape: Sequence[int],
     *,
@@ -23,9 +19,10 @@ def rand(
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Uniform ``[0, 1)`` numbers of ``shape`` on ``device``."""
-    source = _device_of(generator, device)
-    out = torch.rand(tuple(shape), generator=generator, device=source, dtype=dtype)
-    return out if source == device else out.to(device)
+    if generator is None:  # (torch.compile traces symbolic sizes only without a generator argument)
+        return torch.rand(tuple(shape), device=device, dtype=dtype)
+    out = torch.rand(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
+    return out if generator.device == device else out.to(device)
 
 
 def randn(
@@ -36,9 +33,10 @@ def randn(
     dtype: torch.dtype,
 ) -> torch.Tensor:
     """Standard normal numbers of ``shape`` on ``device``."""
-    source = _device_of(generator, device)
-    out = torch.randn(tuple(shape), generator=generator, device=source, dtype=dtype)
-    return out if source == device else out.to(device)
+    if generator is None:
+        return torch.randn(tuple(shape), device=device, dtype=dtype)
+    out = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
+    return out if generator.device == device else out.to(device)
 
 
 def uniform_in(

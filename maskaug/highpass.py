@@ -112,8 +112,9 @@ def _blur_last_to_front(y: torch.Tensor, sigma: float, size: int, into: torch.Te
     block, interior = plan.block, plan.interior
     if len(interior):
         width = plan.band.shape[1]
-        offset = flat.storage_offset() + interior.start * block - (width - block) // 2
-        windows = flat.as_strided((len(interior), width, rows), (block, 1, length), offset)
+        first = interior.start * block - (width - block) // 2
+        span = flat[:, first : first + (len(interior) - 1) * block + width]
+        windows = span.unfold(1, width, block).permute(1, 2, 0)  # (n, width, rows), strided views
         products.append((interior.start * block, plan.band.expand(len(interior), -1, -1), windows))
     for out_start, in_start, matrix in plan.edges:
         products.append((out_start, matrix[None], flat[:, in_start : in_start + matrix.shape[1]].T[None]))

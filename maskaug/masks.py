@@ -16,13 +16,14 @@ Axes fall into three roles:
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from maskaug import _random, _triton
-from maskaug._checks import Range, check_nonnegative, check_range, normalize_dims
+from maskaug._checks import Range, check_bool, check_generator, check_nonnegative, check_range, normalize_dims
 
 Cell = int | None | Sequence[int | None]
 
@@ -48,8 +49,11 @@ class _Geometry:
         shape = _check_shape(shape)
         ndim = len(shape)
         masked = normalize_dims("dims", dims, ndim, shape)
+        check_bool("channel_independent", independent)
         channel = None
         if channel_dim is not None:
+            if isinstance(channel_dim, bool) or not isinstance(channel_dim, int):
+                raise TypeError(f"channel_dim must be an int or None, got {channel_dim!r}")
             (channel,) = normalize_dims("channel_dim", channel_dim, ndim, shape)
             if channel in masked:
                 raise ValueError(f"channel_dim={channel_dim} is also one of dims={tuple(masked)} for shape {shape}")
@@ -87,8 +91,10 @@ class _Geometry:
 def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
     if isinstance(shape, torch.Tensor):
         raise TypeError("shape must be a sequence of ints (for example x.shape), got a tensor")
-    try:
-        out = tuple(int(s) for s in shape)
+    if isinstance(shape, str) or not isinstance(shape, Sequence) or any(isinstance(s, bool) for s in shape):
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}")
+    try:  # ints of any kind (numpy's too), never a float or a string
+        out = tuple(s if isinstance(s, torch.SymInt) else operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
     if any(s < 0 for s in out):
@@ -176,6 +182,7 @@ def sample_grid_mask(
     """
     geo = _Geometry.of(shape, dims, channel_dim, channel_independent)
     ratio_range = check_range("ratio", ratio, low=0.0, high=1.0)
+    check_generator(generator)
     device = _resolve_device(device)
     cells = _per_axis_cells(cell, geo.masked_sizes)
     grid = _draw_grid(geo, cells, ratio_range, generator=generator, device=device)
@@ -231,8 +238,8 @@ def sample_focal_mask(
     """
     geo = _Geometry.of(shape, dims, channel_dim, channel_independent)
     scale_range = check_range("scale", scale, low=0.0, high=1.0, low_open=True)
-    if not isinstance(invert, bool):
-        raise TypeError(f"invert must be a bool, got {invert!r}")
+    check_bool("invert", invert)
+    check_generator(generator)
     device = _resolve_device(device)
     sizes = geo.masked_sizes
     start, extent = _draw_focal(geo, scale_range, generator=generator, device=device)
@@ -318,7 +325,7 @@ def _sides(start: torch.Tensor, extent: torch.Tensor, lengths: Sequence[int]) ->
         - start: ``(*S, C, M)``; extent: broadcastable to it.
         - output: one bool ``(*S, C, lengths[a])`` per masked axis, True inside the box.
     """
-    index = torch.arange(max(lengths, default=0), device=start.device)
+    index = torch.arange(max((0, *lengths)), device=start.device)
     inside = (index >= start[..., None]) & (index < (start + extent)[..., None])
     return [inside[..., axis, :length] for axis, length in enumerate(lengths)]
 
@@ -504,6 +511,7 @@ def apply_mask(
         raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to x of shape {tuple(x.shape)}")
     if fill not in ("noise", "constant"):
         raise ValueError(f"fill must be 'noise' or 'constant', got {fill!r}")
+    check_generator(generator)
     if fill == "noise":
         if not x.is_floating_point():
             raise TypeError(f"fill='noise' needs a floating x, got {x.dtype}; use fill='constant'")

@@ -10,14 +10,25 @@ worker and on a whole batch on the GPU alike.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
 from maskaug import _cellfill, _draw, _triton, _triton_draw
-from maskaug._checks import Range, check_floating, check_nonnegative, check_positive, check_probability, check_range
+from maskaug._checks import (
+    Range,
+    check_bool,
+    check_floating,
+    check_generator,
+    check_nonnegative,
+    check_positive,
+    check_probability,
+    check_range,
+)
 from maskaug._layout import Layout
 from maskaug.highpass import _kernel_size, highpass
 from maskaug.masks import (
@@ -26,13 +37,14 @@ from maskaug.masks import (
     _Drawn,
     _fill,
     _Geometry,
+    _grid_sizes,
     _per_axis_cells,
     _render,
 )
 
-#: Defaults where the paper is silent (DESIGN: "choose, document, let the reproduction decide").
-#: A focal box covering 30-60% of each axis (9-36% of an image) masks about as much as the 15%
-#: grid on average; a high channel-independence probability, as the paper's Table 5d favours;
+#: Defaults where the paper is silent, for the reproduction to test. A focal box covering 30-60%
+#: of each axis (9-36% of an image, 21% on average) masks a little more than the 15% grid (7 of
+#: 49 cells at 224 pixels, 14.3%); a high channel-independence probability, as the paper's Table 5d favours;
 #: noise of std 0.2, close to the spread of high-passed, ImageNet-normalized photographs
 #: (0.2-0.6 for sigma 5), so the fill does not stand out from the signal.
 DEFAULT_FOCAL_SCALE = (0.3, 0.6)
@@ -60,6 +72,30 @@ class _Plan:
     fused: int
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """The numbers a call of `MSCNMask` reads, checked when they were set."""
+
+    policy: _draw.Policy
+    fill: str
+    noise_std: float
+    value: float
+    sigma: float | None
+    kernel_size: int | None
+
+
+#: The settings of live modules by ``repr``: under ``torch.compile`` a call reads its module's
+#: settings from here, as a constant (`_constant_settings`), so that its numbers are never traced
+#: as symbols (which a second module with other numbers would make them, and which the checks and
+#: kernels cannot take). Modules with equal settings share one entry.
+_SETTINGS: weakref.WeakValueDictionary[str, _Settings] = weakref.WeakValueDictionary()
+
+
+@torch.compiler.assume_constant_result
+def _constant_settings(key: str) -> _Settings:
+    return _SETTINGS[key]
+
+
 class MSCNMask(nn.Module):
     """Masked Siamese ConvNets masking policy for tensors of any layout.
 
@@ -71,7 +107,8 @@ class MSCNMask(nn.Module):
             ``c``. Axes left out become sample axes: ``mask_axes="h w"`` on ``"b c t h w"`` gives
             per-frame masks.
         cell: grid cell size (paper: 32 on 224-pixel images): an int for every masked axis, a
-            mapping from axis name to size, or a sequence in the order of the masked axes.
+            mapping from axis name to size, or a sequence in the order ``mask_axes`` names the
+            masked axes (layout order by default).
             ``None`` for an axis makes cells span it (``cell={"t": None, "h": 16, "w": 16}``
             gives tube masks).
         ratio: grid masking ratio (paper: 0.15), or a ``(low, high)`` range drawn per sample.
@@ -97,8 +134,12 @@ class MSCNMask(nn.Module):
           the input's sizes except the channel axis, which has size ``C`` when
           ``channel_independent_prob > 0`` and 1 otherwise.
 
-    The first call with a shape, dtype and device checks the input and works out how to handle it;
-    later calls with the same reuse that (up to `MAX_PLANS` of them), until a setting changes.
+    Settings may be changed after construction (``module.ratio = 0.3``): each is checked when it
+    is set, as in ``__init__``, and the axes (``layout``, ``mask_dims``, ``highpass_dims``) are
+    fixed. The first call with a shape, dtype and device checks the input and works out how to
+    handle it; later calls with the same reuse that (up to `MAX_PLANS` of them), until a setting
+    changes. Under ``torch.compile`` the settings are constants of the compiled code, which a
+    changed setting recompiles.
 
     Example:
         ```python
@@ -136,38 +177,46 @@ class MSCNMask(nn.Module):
         self._plans: dict[tuple, _Plan] = {}
         self.layout = Layout.parse(layout)
         self.mask_dims = self.layout.indices("mask_axes", mask_axes)
-        self.cell = _cells_in_order(cell, self.layout, self.mask_dims)
-        self.ratio = check_range("ratio", ratio, low=0.0, high=1.0)
-        self.focal_prob = check_probability("focal_prob", focal_prob)
-        self.focal_scale = check_range("focal_scale", focal_scale, low=0.0, high=1.0, low_open=True)
-        if not isinstance(focal_invert, bool):
-            raise TypeError(f"focal_invert must be a bool, got {focal_invert!r}")
-        self.focal_invert = focal_invert
-        self.channel_independent_prob = check_probability("channel_independent_prob", channel_independent_prob)
-        if fill not in ("noise", "constant"):
-            raise ValueError(f"fill must be 'noise' or 'constant', got {fill!r}")
-        self.fill = fill
-        self.noise_std = check_nonnegative("noise_std", noise_std)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"value must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ValueError(f"value must be finite, got {value!r}")
-        self.value = float(value)
-        self.highpass_sigma = None if highpass_sigma is None else check_positive("highpass_sigma", highpass_sigma)
-        if self.highpass_sigma is not None:
-            _kernel_size(self.highpass_sigma, highpass_kernel_size)
-        self.highpass_kernel_size = highpass_kernel_size
+        # the masked axes in the order mask_axes names them, which a sequence of cells follows
+        self._mask_names = self.layout.named(mask_axes)
         self.highpass_dims = self.mask_dims if highpass_axes is None else self.layout.indices("highpass_axes", highpass_axes)
-        self.p = check_probability("p", p)
-        self.return_mask = bool(return_mask)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        self.cell = cell
+        self.ratio = ratio
+        self.focal_prob = focal_prob
+        self.focal_scale = focal_scale
+        self.focal_invert = focal_invert
+        self.channel_independent_prob = channel_independent_prob
+        self.fill = fill
+        self.noise_std = noise_std
+        self.value = value
+        self.highpass_sigma = highpass_sigma
+        self.highpass_kernel_size = highpass_kernel_size
+        self.p = p
+        self.return_mask = return_mask
         self.generator = generator
+        self._refresh()
 
     def __setattr__(self, name: str, value: object) -> None:
-        super().__setattr__(name, value)
-        if not name.startswith("_") and "_plans" in self.__dict__:
-            self._plans.clear()  # a changed setting changes the plans
+        if name in _FIXED and name in self.__dict__:
+            raise AttributeError(f"{name} is fixed when an MSCNMask is made: make a new one for another {name}")
+        check = _CHECKS.get(name)
+        super().__setattr__(name, value if check is None else check(self, value))
+        if check is not None and "_settings" in self.__dict__:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        """Gather the checked settings a call reads, and forget the plans made with the old ones."""
+        policy = _draw.Policy(self.ratio, self.focal_prob, self.focal_scale, self.focal_invert,
+                              self.channel_independent_prob, self.p)
+        settings = _Settings(policy, self.fill, self.noise_std, self.value, self.highpass_sigma,
+                             self.highpass_kernel_size)
+        key = repr(settings)
+        self.__dict__.update(_settings=_SETTINGS.setdefault(key, settings), _key=key)
+        self._plans.clear()
+
+    def _checked(self) -> _Settings:
+        """The settings a call reads: a constant under ``torch.compile`` (see `_SETTINGS`)."""
+        return _constant_settings(self._key) if torch.compiler.is_compiling() else self._settings
 
     def __getstate__(self) -> dict:
         # copies (pickled, deep or shallow) start without plans: never one shared with this module
@@ -176,10 +225,11 @@ class MSCNMask(nn.Module):
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
         self.__dict__.setdefault("_plans", {})
+        self.__dict__.setdefault("_mask_names", tuple(self.layout.names[d] for d in self.mask_dims))
+        self._refresh()  # this process's entry of the settings (and one for modules saved without)
 
-    @property
-    def _independent(self) -> bool:
-        return self.layout.channel is not None and self.channel_independent_prob > 0
+    def _independent(self, settings: _Settings) -> bool:
+        return self.layout.channel is not None and settings.policy.channel_independent_prob > 0
 
     def sample_mask(self, shape: Sequence[int], *, device: torch.device | str | None = None) -> torch.Tensor:
         """Draw the policy's mask for a tensor of ``shape`` without touching any pixels.
@@ -195,27 +245,16 @@ class MSCNMask(nn.Module):
         device = torch.device("cpu") if device is None else torch.device(device)
         return _render(self._draw(shape, device))
 
-    def _policy(self) -> _draw.Policy:
-        """The draw's parameters, checked again: a setting may have changed since ``__init__``."""
-        return _draw.Policy(
-            check_range("ratio", self.ratio, low=0.0, high=1.0),
-            check_probability("focal_prob", self.focal_prob),
-            check_range("focal_scale", self.focal_scale, low=0.0, high=1.0, low_open=True),
-            bool(self.focal_invert),
-            check_probability("channel_independent_prob", self.channel_independent_prob),
-            check_probability("p", self.p),
-        )
-
     def _draw(self, shape: Sequence[int], device: torch.device) -> _Drawn:
         """Draw the cells, boxes and per-sample choices of the policy for a tensor of ``shape``."""
-        return self._drawn(self._draw_plan(shape, device), device)[0]
+        return self._drawn(self._draw_plan(shape, device, self._checked()), device)[0]
 
-    def _draw_plan(self, shape: Sequence[int], device: torch.device) -> _Plan:
+    def _draw_plan(self, shape: Sequence[int], device: torch.device, settings: _Settings) -> _Plan:
         """The plan of a draw for a tensor of ``shape`` on ``device``, for the torch path (``fused`` 0)."""
-        geo = _Geometry.of(shape, self.mask_dims, self.layout.channel, self._independent)
+        geo = _Geometry.of(shape, self.mask_dims, self.layout.channel, self._independent(settings))
         cells = _per_axis_cells(self.cell, geo.masked_sizes)
         kernel = _triton_draw.usable(geo, cells, device)
-        return _Plan(geo, cells, _draw.width(geo, cells), self._policy(), kernel, 0)
+        return _Plan(geo, cells, _draw.width(geo, cells), settings.policy, kernel, 0)
 
     def _drawn(self, plan: _Plan, device: torch.device) -> tuple[_Drawn, torch.Tensor]:
         """The drawn masks of ``plan`` and the uniforms they come from.
@@ -228,26 +267,42 @@ class MSCNMask(nn.Module):
             return _triton_draw.draw(u, plan.geo, plan.cells, plan.policy), u
         return _draw.from_uniforms(u, plan.geo, plan.cells, plan.policy), u
 
-    def _plan(self, x: torch.Tensor) -> _Plan:
+    def _plan(self, x: torch.Tensor, settings: _Settings) -> _Plan:
         """The plan for ``x``'s shape, dtype and device: kept from an earlier call where there is one."""
         key = (x.shape, x.dtype, x.device, x.requires_grad and torch.is_grad_enabled(), _triton.runs_on(x.device))
         compiling = torch.compiler.is_compiling()
         plan = None if compiling else self._plans.get(key)
         if plan is None:
-            plan = self._make_plan(x)
+            plan = self._make_plan(x, settings)
             if not compiling:
                 if len(self._plans) >= MAX_PLANS:
                     self._plans.clear()
                 self._plans[key] = plan
         return plan
 
-    def _make_plan(self, x: torch.Tensor) -> _Plan:
+    def _make_plan(self, x: torch.Tensor, settings: _Settings) -> _Plan:
         self.layout.check(x)
-        if self.fill == "constant":
-            _check_fill_value(self.value, x.dtype)
-        plan = self._draw_plan(x.shape, x.device)
-        sigma, size = self.highpass_sigma, self.highpass_kernel_size
+        if settings.fill == "constant":
+            _check_fill_value(settings.value, x.dtype)
+        plan = self._draw_plan(x.shape, x.device, settings)
+        n_cells = math.prod(_grid_sizes(plan.geo, plan.cells))
+        if settings.policy.focal_prob < 1 and 0 == round(settings.policy.ratio[1] * n_cells) < settings.policy.ratio[1]:
+            if not torch.compiler.is_compiling():
+                warnings.warn(
+                    f"MSCNMask: cell={self.cell} cuts each sample of shape {tuple(x.shape)} into {n_cells} cell(s), "
+                    f"too few for ratio={_show(self.ratio)} to mask any: its grid masks mask nothing; use smaller cells",
+                    stacklevel=4,
+                )
+        sigma, size = settings.sigma, settings.kernel_size
         radius = 0 if sigma is None else _kernel_size(sigma, size) // 2
+        short = [self.layout.names[d] for d in self.highpass_dims if x.shape[d] <= radius]
+        if short:
+            raise ValueError(
+                f"the high-pass (highpass_sigma={sigma}, highpass_kernel_size={size}) needs every filtered axis "
+                f"longer than {radius} (its radius); {', '.join(short)} of shape {tuple(x.shape)} (layout "
+                f"'{self.layout}') {'is' if len(short) == 1 else 'are'} not: lower highpass_sigma, set "
+                "highpass_kernel_size, or highpass_sigma=None to skip it"
+            )
         last_two = self.highpass_dims == (x.ndim - 2, x.ndim - 1)
         if (sigma is None or last_two) and _triton.usable(x, radius):
             plan = replace(plan, fused=2 if _triton.packs(plan.geo, x) else 1)
@@ -255,11 +310,12 @@ class MSCNMask(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         check_floating("x", x, "for MSCNMask")
-        plan = self._plan(x)
+        settings = self._checked()
+        plan = self._plan(x, settings)
         drawn, u = self._drawn(plan, x.device)
         mask = _render(drawn) if self.return_mask else None
-        sigma, size = self.highpass_sigma, self.highpass_kernel_size
-        fill = dict(fill=self.fill, noise_std=self.noise_std, value=self.value, generator=self.generator)
+        sigma, size = settings.sigma, settings.kernel_size
+        fill = dict(fill=settings.fill, noise_std=settings.noise_std, value=settings.value, generator=self.generator)
         if plan.fused:
             # one kernel: high-pass, the mask computed from the drawn cells and boxes (or read), and
             # the fill, with the noise seeded by the uniforms' seed columns
@@ -281,11 +337,13 @@ class MSCNMask(nn.Module):
     def extra_repr(self) -> str:
         names = self.layout.names
         fill = f"fill='noise', noise_std={self.noise_std}" if self.fill == "noise" else f"fill='constant', value={self.value}"
+        cell = tuple(self.cell[self.mask_dims.index(names.index(n))] for n in self._mask_names)
         return (
-            f"layout='{self.layout}', mask_axes='{' '.join(names[d] for d in self.mask_dims)}', cell={self.cell}, "
+            f"layout='{self.layout}', mask_axes='{' '.join(self._mask_names)}', cell={cell}, "
             f"ratio={_show(self.ratio)}, focal_prob={self.focal_prob}, focal_scale={_show(self.focal_scale)}, "
             f"focal_invert={self.focal_invert}, channel_independent_prob={self.channel_independent_prob}, {fill}, "
-            f"highpass_sigma={self.highpass_sigma}, highpass_kernel_size={self.highpass_kernel_size}, p={self.p}"
+            f"highpass_sigma={self.highpass_sigma}, highpass_kernel_size={self.highpass_kernel_size}, "
+            f"highpass_axes='{' '.join(names[d] for d in self.highpass_dims)}', p={self.p}"
         )
 
 
@@ -296,26 +354,77 @@ def _show(pair: Range) -> Range:
     return pair
 
 
-def _cells_in_order(cell: Cell | Mapping[str, int | None], layout: Layout, dims: tuple[int, ...]) -> tuple[int | None, ...]:
-    """Resolve ``cell`` into one entry per masked axis, in layout order."""
-    masked_names = [layout.names[d] for d in dims]
+def _cells_in_order(module: MSCNMask, cell: Cell | Mapping[str, int | None]) -> tuple[int | None, ...]:
+    """Resolve ``cell`` into one entry per masked axis, in layout order (a sequence names them in
+    the order ``mask_axes`` gave)."""
+    names = module.layout.names
+    masked_names = [names[d] for d in module.mask_dims]
     if isinstance(cell, Mapping):
         unknown = sorted(set(cell) - set(masked_names))
         missing = [n for n in masked_names if n not in cell]
         if unknown or missing:
             raise ValueError(f"cell={dict(cell)!r} must give exactly the masked axes {masked_names}")
         values = tuple(cell[n] for n in masked_names)
-    elif cell is None or isinstance(cell, int):
-        values = (cell,) * len(dims)
+    elif cell is None or (isinstance(cell, int) and not isinstance(cell, bool)):
+        values = (cell,) * len(masked_names)
     elif isinstance(cell, Sequence) and not isinstance(cell, str):
-        values = tuple(cell)
+        if len(cell) != len(masked_names):
+            raise ValueError(f"cell={cell!r} gives {len(cell)} sizes for the masked axes {list(module._mask_names)}")
+        values = tuple(cell[module._mask_names.index(n)] for n in masked_names)
     else:
         raise TypeError(f"cell must be an int, None, a mapping or a sequence, got {cell!r}")
-    if len(values) != len(dims):
-        raise ValueError(f"cell={cell!r} gives {len(values)} sizes for the masked axes {masked_names}")
     for v in values:
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
             raise TypeError(f"cell sizes must be ints or None, got cell={cell!r}")
         if v is not None and v < 1:
             raise ValueError(f"cell sizes must be >= 1, got cell={cell!r}")
     return values
+
+
+def _fill_kind(_: MSCNMask, fill: object) -> str:
+    if fill not in ("noise", "constant"):
+        raise ValueError(f"fill must be 'noise' or 'constant', got {fill!r}")
+    return fill
+
+
+def _fill_value(_: MSCNMask, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"value must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"value must be finite, got {value!r}")
+    return float(value)
+
+
+def _sigma(_: MSCNMask, sigma: object) -> float | None:
+    if sigma is None:
+        return None
+    sigma = check_positive("highpass_sigma", sigma)
+    _kernel_size(sigma, None, _HIGHPASS)  # a size it can have
+    return sigma
+
+
+def _taps(_: MSCNMask, size: object) -> int | None:
+    return None if size is None else _kernel_size(1.0, size, _HIGHPASS)
+
+
+_HIGHPASS = ("highpass_sigma", "highpass_kernel_size")
+#: The public settings a module checks whenever they are set (in ``__init__`` and later), each
+#: with its check, which returns the value kept.
+_CHECKS: dict[str, Callable[[MSCNMask, object], object]] = {
+    "cell": _cells_in_order,
+    "ratio": lambda _, v: check_range("ratio", v, low=0.0, high=1.0),
+    "focal_prob": lambda _, v: check_probability("focal_prob", v),
+    "focal_scale": lambda _, v: check_range("focal_scale", v, low=0.0, high=1.0, low_open=True),
+    "focal_invert": lambda _, v: check_bool("focal_invert", v),
+    "channel_independent_prob": lambda _, v: check_probability("channel_independent_prob", v),
+    "fill": _fill_kind,
+    "noise_std": lambda _, v: check_nonnegative("noise_std", v),
+    "value": _fill_value,
+    "highpass_sigma": _sigma,
+    "highpass_kernel_size": _taps,
+    "p": lambda _, v: check_probability("p", v),
+    "return_mask": lambda _, v: check_bool("return_mask", v),
+    "generator": lambda _, v: check_generator(v),
+}
+#: The axes a module is made for, set once.
+_FIXED = ("layout", "mask_dims", "highpass_dims")

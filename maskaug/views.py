@@ -91,11 +91,13 @@ class MultiView(nn.Module):
 def _check_pairs(pairs: Sequence[tuple[int, int]], n_views: int) -> list[tuple[int, int]]:
     out = []
     for pair in pairs:
-        if len(pair) != 2 or not all(isinstance(i, int) for i in pair):
+        if len(pair) != 2 or not all(isinstance(i, int) and not isinstance(i, bool) for i in pair):
             raise TypeError(f"pairs must hold (i, j) int pairs, got {pair!r}")
         i, j = pair
         if not (0 <= i < n_views and 0 <= j < n_views) or i == j:
             raise ValueError(f"pair {pair!r} must name two different views in [0, {n_views})")
+        if (i, j) in out or (j, i) in out:
+            raise ValueError(f"pairs names views {i} and {j} twice (the loss would count the pair twice)")
         out.append((i, j))
     if not out:
         raise ValueError("pairs must not be empty")
@@ -134,6 +136,8 @@ def mscn_views(
         assert len(out) == 4 and len(views.pairs) == 6
         ```
     """
+    if isinstance(ratios, str) or not isinstance(ratios, Sequence) or len(ratios) < 2:
+        raise ValueError(f"ratios must give a ratio (or range) for each of at least 2 views, got {ratios!r}")
     masks = [MSCNMask(ratio=r, generator=generator, **mask_options) for r in ratios]
     if augment is None or share_augment:
         return MultiView(masks, shared=augment)

@@ -177,6 +177,7 @@ def test_module_matches_function_and_reprs():
         (dict(sigma=2.0, dims=(0, 0)), ValueError, "repeats"),
         (dict(sigma=2.0, dims=(5,)), ValueError, "out of range"),
         (dict(sigma=5.0), ValueError, "longer than 15"),
+        (dict(sigma=1e308), ValueError, "sigma=1e\\+308 is too large"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):

@@ -212,6 +212,15 @@ def test_apply_constant_on_integers():
         (lambda: sample_grid_mask((2, 8, 8), cell=4, ratio=0.1, dims=(3,)), ValueError, "out of range"),
         (lambda: sample_grid_mask((2, 8, 8), cell=4, ratio=0.1, channel_dim=1), ValueError, "channel_dim"),
         (lambda: sample_grid_mask((2, 8, 8), cell=4, ratio=0.1, channel_independent=True), ValueError, "channel_dim"),
+        (lambda: sample_grid_mask((2.7, 8, 8), cell=4, ratio=0.1), TypeError, "shape"),
+        (lambda: sample_grid_mask("288", cell=4, ratio=0.1), TypeError, "shape"),
+        (lambda: sample_grid_mask((2, 3, 8, 8), cell=4, ratio=0.1, channel_dim=(0, 1)), TypeError, "channel_dim"),
+        (lambda: sample_grid_mask((2, 3, 8, 8), cell=4, ratio=0.1, channel_dim=1, channel_independent="no"),
+         TypeError, "channel_independent"),
+        (lambda: sample_grid_mask((2, 8, 8), cell=4, ratio=0.1, generator=42), TypeError, "generator"),
+        (lambda: sample_focal_mask((2, 8, 8), scale=0.5, generator=42), TypeError, "generator"),
+        (lambda: sample_focal_mask((2, 8, 8), scale=0.5, invert=1), TypeError, "invert"),
+        (lambda: apply_mask(torch.zeros(2, 8), torch.ones(1, dtype=torch.bool), generator=42), TypeError, "generator"),
         (lambda: sample_focal_mask((2, 8, 8), scale=0.0), ValueError, "scale"),
         (lambda: sample_focal_mask((2, 8, 8), scale=1.2), ValueError, "scale"),
         (lambda: apply_mask(torch.zeros(2, 8, 8), torch.zeros(3, 8, 8, dtype=torch.bool)), ValueError, "broadcast"),
@@ -230,6 +239,13 @@ def test_apply_constant_on_integers():
 def test_bad_input_names_the_parameter(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_shapes_take_ints_of_any_kind():
+    import numpy as np
+
+    shape = (np.int64(2), 8, torch.tensor(8).item())
+    assert sample_grid_mask(shape, cell=4, ratio=0.5).shape == (2, 8, 8)
 
 
 def test_mask_count_matches_reference_rounding():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import warnings
 
 import pytest
 import torch
@@ -142,10 +143,12 @@ def test_unbatched_single_sample_in_a_worker_layout():
 
 
 @pytest.mark.parametrize("fill", ["constant", "noise"])
-def test_compiles_without_graph_breaks(fill):
-    module = small(fill=fill, return_mask=True)
+@pytest.mark.parametrize("paper", [False, True], ids=["small", "paper-defaults"])
+def test_compiles_without_graph_breaks(fill, paper):
+    # at the paper's sigma 5 on 96 px the CPU high-pass has interior blocks (strided windows) too
+    module = MSCNMask(layout="b c h w", fill=fill, return_mask=True) if paper else small(fill=fill, return_mask=True)
     compiled = torch.compile(module, fullgraph=True, backend="eager")
-    x = torch.randn(2, 3, 16, 16)
+    x = torch.randn(2, 3, 96, 96) if paper else torch.randn(2, 3, 16, 16)
     torch.manual_seed(0)
     expected, expected_mask = module(x)
     torch.manual_seed(0)
@@ -155,6 +158,25 @@ def test_compiles_without_graph_breaks(fill):
     assert torch.equal(got[keep], expected[keep])
     if fill == "constant":
         assert torch.equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(fill="constant", focal_prob=0.5), dict(highpass_sigma=None), dict(channel_independent_prob=0.5, ratio=(0.1, 0.5))],
+    ids=["focal", "no-high-pass", "ranges"],
+)
+def test_compiled_module_takes_new_shapes(options):
+    # from the second shape on, torch.compile traces symbolic sizes (the last batch of an epoch)
+    torch._dynamo.reset()
+    module = small(cell=8, return_mask=True, **options)
+    compiled = torch.compile(module, fullgraph=True, backend="eager")
+    for shape in ((4, 3, 32, 32), (2, 3, 32, 32), (3, 3, 40, 48)):
+        x = torch.randn(shape)
+        torch.manual_seed(1)
+        expected = module(x)[1]
+        torch.manual_seed(1)
+        got, mask = compiled(x)
+        assert got.shape == shape and torch.equal(mask, expected)
 
 
 def test_fixed_ratio_masks_round_ratio_times_cells():
@@ -292,12 +314,66 @@ def test_copies_never_share_what_a_module_worked_out():
             other(x)
 
 
-def test_settings_changed_after_construction_are_checked_when_used():
+def test_settings_changed_after_construction_are_checked_when_set():
     module = small(generator=gen(0))
-    for ratio in ([0.2, 0.4], 0.3):  # a number or any pair, as in __init__
+    for ratio, shown in (([0.2, 0.4], "(0.2, 0.4)"), (0.3, "0.3")):  # a number or any pair, as in __init__
         module.ratio = ratio
         assert module(torch.randn(2, 3, 16, 16)).shape == (2, 3, 16, 16)
-        assert f"ratio={ratio}" in repr(module)
-    module.focal_prob = 1.5
-    with pytest.raises(ValueError, match="focal_prob"):
-        module(torch.randn(2, 3, 16, 16))
+        assert f"ratio={shown}," in repr(module)
+    refused = [
+        ("focal_prob", 1.5, ValueError), ("focal_invert", "False", TypeError), ("fill", "zeros", ValueError),
+        ("noise_std", -5.0, ValueError), ("value", float("nan"), ValueError), ("highpass_sigma", 0.0, ValueError),
+        ("highpass_sigma", 1e308, ValueError), ("highpass_kernel_size", 4, ValueError), ("p", -0.1, ValueError),
+        ("return_mask", "yes", TypeError), ("generator", 42, TypeError), ("cell", 0, ValueError),
+    ]
+    before = repr(module)
+    for name, value, error in refused:
+        with pytest.raises(error, match=name if name != "cell" else "cell sizes"):
+            setattr(module, name, value)
+    assert repr(module) == before, "a refused setting leaves the module as it was"
+    module.cell = {"h": 8, "w": 4}  # any form __init__ takes
+    _, mask = MSCNMask(layout="b c h w", cell={"h": 8, "w": 4}, return_mask=True)(torch.randn(1, 3, 16, 16))
+    assert module.cell == (8, 4)
+    for name in ("layout", "mask_dims", "highpass_dims"):
+        with pytest.raises(AttributeError, match=f"{name} is fixed"):
+            setattr(module, name, getattr(module, name))
+
+
+def test_a_sequence_of_cells_follows_the_order_of_mask_axes():
+    options = dict(layout="b c h w", ratio=0.5, focal_prob=0.0, highpass_sigma=None, return_mask=True)
+    module = MSCNMask(mask_axes="w h", cell=(4, 16), **options)
+    assert module.cell == (16, 4) and "mask_axes='w h', cell=(4, 16)" in repr(module)
+    same = MSCNMask(cell={"h": 16, "w": 4}, generator=gen(3), **options)
+    module.generator = gen(3)
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(module(x)[1], same(x)[1])
+
+
+def test_cells_too_large_to_mask_anything_are_reported_once_per_shape():
+    module = MSCNMask(layout="b c h w", highpass_sigma=None)  # 32-pixel cells, 15%: one cell of a 32x32 image
+    with pytest.warns(UserWarning, match=r"into 1 cell\(s\), too few for ratio=0.15"):
+        module(torch.randn(2, 3, 32, 32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        module(torch.randn(2, 3, 32, 32))  # the kept plan: no second warning
+        MSCNMask(layout="b c h w", highpass_sigma=None)(torch.randn(2, 3, 96, 96))  # 9 cells: 1 masked
+
+
+def test_high_pass_too_wide_for_the_input_names_the_module_settings():
+    with pytest.raises(ValueError, match="highpass_sigma=5.0.*h, w of shape .*highpass_sigma=None"):
+        MSCNMask(layout="b c h w")(torch.randn(2, 1, 8, 8))
+
+
+def test_compiled_modules_with_other_numbers_trace_them_as_constants():
+    # a second module with other numbers must not make them symbols (the checks and kernels need numbers)
+    torch._dynamo.reset()
+    x = torch.randn(2, 3, 32, 32)
+    for sigma, p in ((1.0, 1.0), (2.0, 0.5), (3.0, 0.8)):
+        module = small(highpass_sigma=sigma, p=p, fill="constant", value=sigma, return_mask=True)
+        got, mask = torch.compile(module, fullgraph=True, backend="eager")(x)
+        assert (got[mask.expand_as(x)] == sigma).all()
+        torch.testing.assert_close(got[~mask.expand_as(x)], highpass(x, sigma)[~mask.expand_as(x)])
+    module.value = 9.0  # a changed setting reaches the compiled module
+    compiled = torch.compile(module, fullgraph=True, backend="eager")
+    got, mask = compiled(x)
+    assert mask.any() and (got[mask.expand_as(x)] == 9.0).all()

@@ -59,8 +59,16 @@ def test_custom_pairs_and_modules_pickle():
         ([[lambda x: x, lambda x: x]], dict(pairs=[(0, 2)]), ValueError, "pair"),
         ([[lambda x: x, lambda x: x]], dict(pairs=[(1, 1)]), ValueError, "pair"),
         ([[lambda x: x, lambda x: x]], dict(pairs=[]), ValueError, "pairs"),
+        ([[lambda x: x, lambda x: x]], dict(pairs=[(True, False)]), TypeError, "pairs"),
+        ([[lambda x: x, lambda x: x]], dict(pairs=[(0, 1), (1, 0)]), ValueError, "twice"),
     ],
 )
 def test_bad_arguments(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         MultiView(*args, **kwargs)
+
+
+@pytest.mark.parametrize("ratios", [[0.1], 0.15, "0.1 0.2"])
+def test_mscn_views_needs_a_ratio_per_view(ratios):
+    with pytest.raises(ValueError, match="ratios"):
+        mscn_views(ratios=ratios)

@@ -247,10 +247,9 @@ def test_mask_computed_in_the_kernel_is_the_drawn_mask(device, policy, layout):
 
 def _drawn_both_ways(module: MSCNMask, shape, u_of):
     """The draw kernel's masks and the torch operations', from the same uniforms ``u_of(shape)``."""
-    geo = _Geometry.of(shape, module.mask_dims, module.layout.channel, module._independent)
+    policy = module._settings.policy
+    geo = _Geometry.of(shape, module.mask_dims, module.layout.channel, module._independent(module._settings))
     cells = _per_axis_cells(module.cell, geo.masked_sizes)
-    policy = _draw.Policy(module.ratio, module.focal_prob, module.focal_scale, module.focal_invert,
-                          module.channel_independent_prob, module.p)
     assert _triton_draw.usable(geo, cells, u_of.device)
     u = u_of(_draw.uniforms(geo, _draw.width(geo, cells), generator=gen(5, u_of.device), device=u_of.device))
     return _triton_draw.draw(u, geo, cells, policy), _draw.from_uniforms(u, geo, cells, policy)

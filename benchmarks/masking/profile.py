@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> dict:
     generator = torch.Generator(device).manual_seed(0)
     x = torch.randn(args.batch, 3, args.size, args.size, generator=generator, device=device)
     policy = MSCNMask(layout="b c h w", highpass_sigma=SIGMA, generator=generator)
-    plan = policy._plan(x)  # what a call works out once for x's shape, dtype and device
+    plan = policy._plan(x, policy._settings)  # what a call works out once for x's shape, dtype and device
     drawn, _ = policy._drawn(plan, device)
     calls = {
         "MSCNMask (high-pass, masks, noise fill)": lambda: policy(x),
