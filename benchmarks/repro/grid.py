@@ -15,7 +15,7 @@ from dataclasses import dataclass
 SIGMA = 5 * 32 / 224
 #: The paper's 32-pixel cells at 224 px, scaled to 32 px and rounded to a divisor of the side.
 CELL = 4
-#: Throughput that plans the GPU grid (DESIGN.md section 4: ResNet-18 small stem, H200, bf16).
+#: Throughput that plans the GPU grid (ResNet-18 with the small stem, bf16, measured on an H200).
 GPU_VIEWS_PER_SECOND = 50_000
 
 
