@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 Range = float | tuple[float, float]
@@ -67,10 +68,10 @@ def check_nonnegative(name: str, value: float) -> float:
 
 
 def check_bool(name: str, value: object) -> bool:
-    """Validate a bool (no other truthy or falsy value)."""
-    if not isinstance(value, bool):
+    """Validate a bool, Python's or numpy's (no other truthy or falsy value)."""
+    if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, got {value!r}")
-    return value
+    return bool(value)
 
 
 def check_generator(generator: object) -> torch.Generator | None:

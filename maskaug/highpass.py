@@ -166,7 +166,9 @@ def _highpass_cpu(x: torch.Tensor, axes: tuple[int, ...], sigma: float, size: in
         - x: any shape, float32 or float64.
         - output: ``x.shape``, contiguous.
     """
-    if x.requires_grad and torch.is_grad_enabled():  # autograd refuses results written in place
+    if (x.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling():
+        # autograd refuses results written in place; torch.compile plans its own buffers (and the
+        # chunks and products written in place would fix the batch size of what it traces)
         return x - _blur_cpu(x, axes, sigma, size, None)[0]
     per_index = x[:1].numel()
     whole = 0 in axes or x.numel() <= CHUNK or per_index == 0

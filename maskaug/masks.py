@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 import torch
 
@@ -91,10 +93,13 @@ class _Geometry:
 def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
     if isinstance(shape, torch.Tensor):
         raise TypeError("shape must be a sequence of ints (for example x.shape), got a tensor")
-    if isinstance(shape, str) or not isinstance(shape, Sequence) or any(isinstance(s, bool) for s in shape):
+    if isinstance(shape, str) or not isinstance(shape, Iterable):
         raise TypeError(f"shape must be a sequence of ints, got {shape!r}")
-    try:  # ints of any kind (numpy's too), never a float or a string
-        out = tuple(s if isinstance(s, torch.SymInt) else operator.index(s) for s in shape)
+    sizes = tuple(shape)
+    if any(isinstance(s, (bool, np.bool_)) for s in sizes):
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}")
+    try:  # ints of any kind (numpy's too, and the symbolic sizes torch.compile traces), never a float
+        out = tuple(s if isinstance(s, (int, torch.SymInt)) else operator.index(s) for s in sizes)
     except TypeError:
         raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
     if any(s < 0 for s in out):

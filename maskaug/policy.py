@@ -226,7 +226,14 @@ class MSCNMask(nn.Module):
         super().__setstate__(state)
         self.__dict__.setdefault("_plans", {})
         self.__dict__.setdefault("_mask_names", tuple(self.layout.names[d] for d in self.mask_dims))
-        self._refresh()  # this process's entry of the settings (and one for modules saved without)
+        for name, check in _CHECKS.items():  # as set (modules saved by earlier versions kept raw values)
+            self.__dict__[name] = check(self, self.__dict__[name])
+        self._refresh()  # this process's entry of the settings
+
+    def _layout_cells(self) -> tuple[int | None, ...]:
+        """``cell`` (kept in the order ``mask_axes`` names the axes) in layout order."""
+        names = self.layout.names
+        return tuple(self.cell[self._mask_names.index(names[d])] for d in self.mask_dims)
 
     def _independent(self, settings: _Settings) -> bool:
         return self.layout.channel is not None and settings.policy.channel_independent_prob > 0
@@ -252,7 +259,7 @@ class MSCNMask(nn.Module):
     def _draw_plan(self, shape: Sequence[int], device: torch.device, settings: _Settings) -> _Plan:
         """The plan of a draw for a tensor of ``shape`` on ``device``, for the torch path (``fused`` 0)."""
         geo = _Geometry.of(shape, self.mask_dims, self.layout.channel, self._independent(settings))
-        cells = _per_axis_cells(self.cell, geo.masked_sizes)
+        cells = _per_axis_cells(self._layout_cells(), geo.masked_sizes)
         kernel = _triton_draw.usable(geo, cells, device)
         return _Plan(geo, cells, _draw.width(geo, cells), settings.policy, kernel, 0)
 
@@ -286,12 +293,14 @@ class MSCNMask(nn.Module):
             _check_fill_value(settings.value, x.dtype)
         plan = self._draw_plan(x.shape, x.device, settings)
         n_cells = math.prod(_grid_sizes(plan.geo, plan.cells))
-        if settings.policy.focal_prob < 1 and 0 == round(settings.policy.ratio[1] * n_cells) < settings.policy.ratio[1]:
+        policy = settings.policy
+        if policy.p > 0 and policy.focal_prob < 1 and 0 == round(policy.ratio[1] * n_cells) < policy.ratio[1]:
             if not torch.compiler.is_compiling():
-                warnings.warn(
-                    f"MSCNMask: cell={self.cell} cuts each sample of shape {tuple(x.shape)} into {n_cells} cell(s), "
+                warnings.warn(  # at the module's caller: forward, nn.Module's two call wrappers, _plan, here
+                    f"MSCNMask: cell={self.cell} cuts the masked axes ({' '.join(self._mask_names)}: "
+                    f"{tuple(x.shape[self.layout.names.index(n)] for n in self._mask_names)}) into {n_cells} cell(s), "
                     f"too few for ratio={_show(self.ratio)} to mask any: its grid masks mask nothing; use smaller cells",
-                    stacklevel=4,
+                    stacklevel=6,
                 )
         sigma, size = settings.sigma, settings.kernel_size
         radius = 0 if sigma is None else _kernel_size(sigma, size) // 2
@@ -337,9 +346,8 @@ class MSCNMask(nn.Module):
     def extra_repr(self) -> str:
         names = self.layout.names
         fill = f"fill='noise', noise_std={self.noise_std}" if self.fill == "noise" else f"fill='constant', value={self.value}"
-        cell = tuple(self.cell[self.mask_dims.index(names.index(n))] for n in self._mask_names)
         return (
-            f"layout='{self.layout}', mask_axes='{' '.join(self._mask_names)}', cell={cell}, "
+            f"layout='{self.layout}', mask_axes='{' '.join(self._mask_names)}', cell={self.cell}, "
             f"ratio={_show(self.ratio)}, focal_prob={self.focal_prob}, focal_scale={_show(self.focal_scale)}, "
             f"focal_invert={self.focal_invert}, channel_independent_prob={self.channel_independent_prob}, {fill}, "
             f"highpass_sigma={self.highpass_sigma}, highpass_kernel_size={self.highpass_kernel_size}, "
@@ -355,22 +363,21 @@ def _show(pair: Range) -> Range:
 
 
 def _cells_in_order(module: MSCNMask, cell: Cell | Mapping[str, int | None]) -> tuple[int | None, ...]:
-    """Resolve ``cell`` into one entry per masked axis, in layout order (a sequence names them in
-    the order ``mask_axes`` gave)."""
-    names = module.layout.names
-    masked_names = [names[d] for d in module.mask_dims]
+    """Resolve ``cell`` into one entry per masked axis, in the order ``mask_axes`` names them (as a
+    sequence gives them)."""
+    masked_names = module._mask_names
     if isinstance(cell, Mapping):
         unknown = sorted(set(cell) - set(masked_names))
         missing = [n for n in masked_names if n not in cell]
         if unknown or missing:
-            raise ValueError(f"cell={dict(cell)!r} must give exactly the masked axes {masked_names}")
+            raise ValueError(f"cell={dict(cell)!r} must give exactly the masked axes {list(masked_names)}")
         values = tuple(cell[n] for n in masked_names)
     elif cell is None or (isinstance(cell, int) and not isinstance(cell, bool)):
         values = (cell,) * len(masked_names)
     elif isinstance(cell, Sequence) and not isinstance(cell, str):
         if len(cell) != len(masked_names):
-            raise ValueError(f"cell={cell!r} gives {len(cell)} sizes for the masked axes {list(module._mask_names)}")
-        values = tuple(cell[module._mask_names.index(n)] for n in masked_names)
+            raise ValueError(f"cell={cell!r} gives {len(cell)} sizes for the masked axes {list(masked_names)}")
+        values = tuple(cell)
     else:
         raise TypeError(f"cell must be an int, None, a mapping or a sequence, got {cell!r}")
     for v in values:

@@ -7,7 +7,7 @@ every view at different strengths (asymmetric branches), and a loss on every pai
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -136,7 +136,10 @@ def mscn_views(
         assert len(out) == 4 and len(views.pairs) == 6
         ```
     """
-    if isinstance(ratios, str) or not isinstance(ratios, Sequence) or len(ratios) < 2:
+    if isinstance(ratios, str) or not isinstance(ratios, Iterable):
+        raise TypeError(f"ratios must be a sequence with a ratio (or range) per view, got {ratios!r}")
+    ratios = list(ratios)
+    if len(ratios) < 2:
         raise ValueError(f"ratios must give a ratio (or range) for each of at least 2 views, got {ratios!r}")
     masks = [MSCNMask(ratio=r, generator=generator, **mask_options) for r in ratios]
     if augment is None or share_augment:

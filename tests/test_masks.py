@@ -246,6 +246,8 @@ def test_shapes_take_ints_of_any_kind():
 
     shape = (np.int64(2), 8, torch.tensor(8).item())
     assert sample_grid_mask(shape, cell=4, ratio=0.5).shape == (2, 8, 8)
+    assert sample_grid_mask(np.array([2, 8, 8]), cell=4, ratio=0.5, channel_dim=0,
+                            channel_independent=np.True_).shape == (2, 8, 8)
 
 
 def test_mask_count_matches_reference_rounding():

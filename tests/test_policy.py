@@ -169,6 +169,16 @@ def test_compiled_module_takes_new_shapes(options):
     # from the second shape on, torch.compile traces symbolic sizes (the last batch of an epoch)
     torch._dynamo.reset()
     module = small(cell=8, return_mask=True, **options)
+    graphs = []
+
+    def backend(graph, inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    compiled = torch.compile(module, fullgraph=True, backend=backend)
+    for batch in (4, 2, 3, 5):
+        compiled(torch.randn(batch, 3, 32, 32))
+    assert len(graphs) == 2, "one graph for the first batch size, one symbolic graph for every other"
     compiled = torch.compile(module, fullgraph=True, backend="eager")
     for shape in ((4, 3, 32, 32), (2, 3, 32, 32), (3, 3, 40, 48)):
         x = torch.randn(shape)
@@ -314,6 +324,21 @@ def test_copies_never_share_what_a_module_worked_out():
             other(x)
 
 
+def test_modules_pickled_with_unchecked_settings_load_checked():
+    # earlier versions kept a setting changed after construction as it was given, and no checked copy
+    module = MSCNMask(layout="b c h w", mask_axes="w h", cell=(4, 8), highpass_sigma=None, return_mask=True)
+    state = module.__getstate__()
+    for name in ("_settings", "_key", "_mask_names"):
+        del state[name]
+    state.update(ratio=0.3, cell=(8, 4))  # a bare number; cells in layout order
+    old = MSCNMask.__new__(MSCNMask)
+    old.__setstate__(state)
+    old.generator, module.generator = gen(2), gen(2)
+    module.ratio = 0.3
+    x = torch.randn(2, 3, 32, 32)
+    assert old.ratio == (0.3, 0.3) and torch.equal(old(x)[1], module(x)[1])
+
+
 def test_settings_changed_after_construction_are_checked_when_set():
     module = small(generator=gen(0))
     for ratio, shown in (([0.2, 0.4], "(0.2, 0.4)"), (0.3, "0.3")):  # a number or any pair, as in __init__
@@ -332,8 +357,10 @@ def test_settings_changed_after_construction_are_checked_when_set():
             setattr(module, name, value)
     assert repr(module) == before, "a refused setting leaves the module as it was"
     module.cell = {"h": 8, "w": 4}  # any form __init__ takes
-    _, mask = MSCNMask(layout="b c h w", cell={"h": 8, "w": 4}, return_mask=True)(torch.randn(1, 3, 16, 16))
-    assert module.cell == (8, 4)
+    module.generator, module.return_mask = gen(5), True
+    same = small(cell=(8, 4), ratio=0.3, generator=gen(5), return_mask=True)
+    x = torch.randn(1, 3, 16, 16)
+    assert module.cell == (8, 4) and torch.equal(module(x)[1], same(x)[1])
     for name in ("layout", "mask_dims", "highpass_dims"):
         with pytest.raises(AttributeError, match=f"{name} is fixed"):
             setattr(module, name, getattr(module, name))
@@ -342,7 +369,8 @@ def test_settings_changed_after_construction_are_checked_when_set():
 def test_a_sequence_of_cells_follows_the_order_of_mask_axes():
     options = dict(layout="b c h w", ratio=0.5, focal_prob=0.0, highpass_sigma=None, return_mask=True)
     module = MSCNMask(mask_axes="w h", cell=(4, 16), **options)
-    assert module.cell == (16, 4) and "mask_axes='w h', cell=(4, 16)" in repr(module)
+    assert module.cell == (4, 16) and "mask_axes='w h', cell=(4, 16)" in repr(module)
+    module.cell = module.cell  # read and set back: the same cells
     same = MSCNMask(cell={"h": 16, "w": 4}, generator=gen(3), **options)
     module.generator = gen(3)
     x = torch.randn(2, 3, 32, 32)
@@ -351,12 +379,14 @@ def test_a_sequence_of_cells_follows_the_order_of_mask_axes():
 
 def test_cells_too_large_to_mask_anything_are_reported_once_per_shape():
     module = MSCNMask(layout="b c h w", highpass_sigma=None)  # 32-pixel cells, 15%: one cell of a 32x32 image
-    with pytest.warns(UserWarning, match=r"into 1 cell\(s\), too few for ratio=0.15"):
+    with pytest.warns(UserWarning, match=r"\(h w: \(32, 32\)\) into 1 cell\(s\), too few for ratio=0.15") as record:
         module(torch.randn(2, 3, 32, 32))
+    assert record[0].filename == __file__, "the warning points at the module's caller"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         module(torch.randn(2, 3, 32, 32))  # the kept plan: no second warning
         MSCNMask(layout="b c h w", highpass_sigma=None)(torch.randn(2, 3, 96, 96))  # 9 cells: 1 masked
+        MSCNMask(layout="b c h w", highpass_sigma=None, p=0.0)(torch.randn(2, 3, 32, 32))  # masks nothing anyway
 
 
 def test_high_pass_too_wide_for_the_input_names_the_module_settings():

@@ -68,7 +68,14 @@ def test_bad_arguments(args, kwargs, error, match):
         MultiView(*args, **kwargs)
 
 
-@pytest.mark.parametrize("ratios", [[0.1], 0.15, "0.1 0.2"])
-def test_mscn_views_needs_a_ratio_per_view(ratios):
-    with pytest.raises(ValueError, match="ratios"):
+@pytest.mark.parametrize(("ratios", "error"), [([0.1], ValueError), (0.15, TypeError), ("0.1 0.2", TypeError)])
+def test_mscn_views_needs_a_ratio_per_view(ratios, error):
+    with pytest.raises(error, match="ratios"):
         mscn_views(ratios=ratios)
+
+
+def test_mscn_views_takes_ratios_from_any_iterable():
+    import numpy as np
+
+    assert len(mscn_views(ratios=np.array([0.1, 0.2, 0.3]), layout="c h w", cell=4).views) == 3
+    assert len(mscn_views(ratios=(r for r in (0.1, 0.2)), layout="c h w", cell=4).views) == 2

@@ -43,6 +43,7 @@ from .common import (
     positive_int,
     seed_everything,
     set_aside,
+    starting_afresh,
 )
 from .presets import Preset
 from .subset import draw_subset, read_subset_file, write_subset_file
@@ -252,7 +253,7 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     out: Path = args.out
     checkpoint = out / CHECKPOINT_NAME
     step = epoch = batch_in_epoch = 0
-    if args.no_resume:
+    if starting_afresh(args.no_resume):  # (torchrun's restarts of such a launch resume)
         for path in (checkpoint, out / RESULTS_NAME):
             if env.is_main and (moved := set_aside(path)) is not None:
                 print(f"{args.mode}: starting afresh; the previous {path.name} is now {moved}", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,13 @@ def write_settings(out: Path, settings: dict[str, Any]) -> None:
     """Write the run settings next to the checkpoint (rank 0 only)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / SETTINGS_NAME).write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def starting_afresh(no_resume: bool) -> bool:
+    """Whether a run sets its folder's checkpoint aside and starts afresh: ``--no-resume`` on a
+    launch's first attempt. A restart by ``torchrun --max-restarts`` (``TORCHELASTIC_RESTART_COUNT``
+    above 0) resumes the checkpoint that the launch's first attempt wrote."""
+    return no_resume and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) == 0
 
 
 def set_aside(path: Path) -> Path | None:

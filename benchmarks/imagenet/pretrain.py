@@ -19,6 +19,7 @@ from .common import (
     positive_int,
     seed_everything,
     set_aside,
+    starting_afresh,
     write_settings,
 )
 from .presets import Preset
@@ -32,9 +33,11 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
     """Scan the data, build the views and the backbone, and pre-train (resuming if possible).
 
     ``imagenet.json`` is written when a run starts afresh; a resumed run keeps the one it started
-    with. With ``--no-resume`` a checkpoint already in ``--out`` is first renamed (`set_aside`).
+    with. With ``--no-resume`` a checkpoint already in ``--out`` is first renamed (`set_aside`), on
+    the launch's first attempt only (`starting_afresh`): torchrun's restarts resume.
     """
     env = init_distributed(args.device)
+    afresh = starting_afresh(args.no_resume)
     train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
                              progress=not args.no_progress)
     sigma = None if args.no_highpass else preset.highpass_sigma
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
         seed=args.seed,
         precision=args.precision,
         out_dir=str(args.out),
-        resume=not args.no_resume,
+        resume=not afresh,
         checkpoint_every_steps=args.checkpoint_every,
         log_every_steps=args.log_every,
         num_workers=preset.num_workers if args.workers is None else args.workers,
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
     }
     checkpoint = args.out / CHECKPOINT_NAME
     if env.is_main:
-        if args.no_resume and (moved := set_aside(checkpoint)) is not None:
+        if afresh and (moved := set_aside(checkpoint)) is not None:
             print(f"pretrain: starting afresh; the previous checkpoint is now {moved}", flush=True)
         if not checkpoint.exists():
             write_settings(args.out, settings)

@@ -260,8 +260,9 @@ class _Run:
         # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights to the device
         state = load_checkpoint(self.checkpoint_path, map_location="cpu")
         check_resumable(state["config"], self.config)
-        _check_metadata(state.get("metadata"), self.metadata)
-        saved_size = (state.get("dataset_size"), state.get("steps_per_epoch"))
+        if "metadata" in state:  # (checkpoints of earlier versions have neither it nor the dataset size)
+            _check_metadata(state["metadata"], self.metadata)
+        saved_size = (state.get("dataset_size", len(self.dataset)), state.get("steps_per_epoch", self.steps_per_epoch))
         if saved_size != (len(self.dataset), self.steps_per_epoch):
             raise ConfigMismatchError(
                 f"cannot resume: the checkpoint was written with a dataset of {saved_size[0]} samples "

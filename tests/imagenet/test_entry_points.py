@@ -221,7 +221,8 @@ def test_no_resume_sets_the_old_checkpoint_aside(toy: Path, pretrained: Path, tm
     assert json.loads((out / "imagenet.json").read_text())["mask"] is False
 
 
-def test_linear_no_resume_sets_the_old_run_aside(toy: Path, pretrained: Path, linear: Path, tmp_path: Path) -> None:
+def test_linear_no_resume_sets_the_old_run_aside(toy: Path, pretrained: Path, linear: Path, tmp_path: Path,
+                                                 monkeypatch) -> None:
     out = tmp_path / "run"
     shutil.copytree(linear, out)  # a finished probe
     main(["linear", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(out), "--preset", "tiny",
@@ -229,6 +230,10 @@ def test_linear_no_resume_sets_the_old_run_aside(toy: Path, pretrained: Path, li
     assert load_checkpoint(out / "checkpoint.pt.old1")["step"] == load_checkpoint(linear / "checkpoint.pt")["step"]
     assert (out / "results.json.old1").read_text() == (linear / "results.json").read_text()
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 1 and not (out / "results.json").exists()
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")  # torchrun restarting that launch: it resumes
+    main(["linear", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(out), "--preset", "tiny",
+          "--no-progress", "--no-resume", "--epochs", "2", "--stop-after", "2"])
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 3 and not (out / "checkpoint.pt.old2").exists()  # 1 + 2
 
 
 def test_a_finished_linear_run_exits_at_once(toy: Path, pretrained: Path, linear: Path, monkeypatch, capsys) -> None:

@@ -227,6 +227,20 @@ def test_resume_refuses_a_dataset_of_another_size(tmp_path: Path) -> None:
         pretrain(config, tiny_backbone(), Points(50), batch_views=NoisyViews(), device="cpu")
 
 
+def test_checkpoints_without_the_dataset_size_resume(tmp_path: Path) -> None:
+    # checkpoints of earlier versions hold neither the dataset size nor metadata: nothing to check
+    from maskaug.siamese.checkpoint import save_checkpoint
+
+    config = tiny_config(tmp_path, epochs=1)
+    pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), device="cpu")
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    for key in ("dataset_size", "steps_per_epoch", "metadata"):
+        del state[key]
+    save_checkpoint(tmp_path / "checkpoint.pt", state)
+    assert pretrain(config, tiny_backbone(), Points(), batch_views=NoisyViews(), metadata={"views": 2},
+                    device="cpu").steps == 6
+
+
 def test_a_finished_run_returns_at_once(tmp_path: Path, monkeypatch, capsys) -> None:
     import maskaug.siamese.trainer as trainer_module
 
