@@ -338,6 +338,22 @@ def test_policy_compiles_with_noise_and_no_high_pass(device):
     assert abs(float(got[full].std()) - 0.5) < 0.1
 
 
+def test_compiled_policy_takes_new_batch_sizes_and_other_settings(device):
+    # the kernels' launch under symbolic batch sizes, and each module's numbers as constants
+    if device.type != "cuda":
+        pytest.skip("the policy takes the torch path on a CPU (test_policy.py compiles that)")
+    torch._dynamo.reset()
+    for sigma, value in ((1.0, 5.0), (2.0, 7.0)):
+        module = MSCNMask(layout="b c h w", cell=8, highpass_sigma=sigma, fill="constant", value=value, return_mask=True)
+        compiled = torch.compile(module, fullgraph=True)
+        for batch in (4, 2, 3):
+            x = torch.randn(batch, 3, 32, 32, device=device)
+            got, mask = compiled(x)
+            full = mask.expand_as(x)
+            assert got.shape == x.shape and (got[full] == value).all()
+            torch.testing.assert_close(got[~full], highpass(x.double(), sigma).float()[~full], atol=1e-5, rtol=1e-5)
+
+
 def test_layouts_the_kernel_cannot_mask_read_the_element_mask(device):
     x = torch.randn(2, 3, 4, 16, 16, device=device)
     module = MSCNMask(layout="b c t h w", mask_axes="h w", cell=4, highpass_sigma=1.0, return_mask=True,
