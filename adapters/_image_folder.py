@@ -19,8 +19,8 @@ from torch.utils.data import Dataset
 
 from maskaug.siamese.monitor import Progress
 
-#: File suffixes read as images (lower case).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+#: File suffixes read as images (lower case), as torchvision's ImageFolder reads them.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 OnBadImage = Literal["stop", "skip"]
 
@@ -36,7 +36,7 @@ class ImageFolderIndex:
     Attributes:
         root: The split's folder.
         classes: Class folder names, sorted; the label of a class is its position here.
-        samples: ``(path, label)`` of every readable image, sorted by class then file name.
+        samples: ``(path, label)`` of every readable image, sorted by class then path.
         skipped: ``(path, reason)`` of the images left out because they could not be read.
     """
 
@@ -51,6 +51,16 @@ class ImageFolderIndex:
 
 def _is_image(name: str) -> bool:
     return name.lower().endswith(IMAGE_SUFFIXES) and not name.startswith(".")
+
+
+def _images_under(folder: Path) -> list[str]:
+    """The image files in ``folder`` and its sub-folders at any depth (links followed, hidden
+    entries left out), sorted by path."""
+    found = []
+    for parent, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [os.path.join(parent, f) for f in files if _is_image(f)]
+    return sorted(found)
 
 
 def _verify(path: str) -> str | None:
@@ -75,7 +85,8 @@ def scan_image_folder(
     """List the classes and images of an ImageFolder split and check that they can be used.
 
     Args:
-        root: The split's folder, holding one sub-folder of images per class.
+        root: The split's folder, holding one sub-folder of images per class (images in its own
+            sub-folders count too, as in torchvision's ImageFolder).
         classes: Expected class names (another split's); their order sets the labels. A split
             with different class folders is refused, naming the classes that differ.
         on_bad_image: ``"stop"`` raises at the first unreadable image; ``"skip"`` reports it in
@@ -109,6 +120,9 @@ def scan_image_folder(
         raise ImageDataError(f"image folder {root} holds no class sub-folders (expected {root}/<class>/<image>)")
     if classes is not None:
         expected = list(classes)
+        repeated = sorted({c for c in expected if expected.count(c) > 1})
+        if repeated:
+            raise ValueError(f"classes names {', '.join(repeated)} more than once")
         missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
         if missing or extra:
             raise ImageDataError(
@@ -119,7 +133,7 @@ def scan_image_folder(
     samples: list[tuple[str, int]] = []
     for label, name in enumerate(found):
         folder = root / name
-        files = sorted(e.path for e in os.scandir(folder) if e.is_file() and _is_image(e.name))
+        files = _images_under(folder)
         if not files:
             raise ImageDataError(f"class folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         samples += [(f, label) for f in files]

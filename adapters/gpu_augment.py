@@ -47,7 +47,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -407,16 +407,17 @@ def resized_crop(images: Tensor, boxes: Tensor, size: int, *, index: Tensor | No
         ```
     """
     _check_images("images", images, "resized_crop")
-    if images.dtype == torch.float16 and images.shape[0] > 2048:
-        raise ValueError(f"resized_crop indexes at most 2048 float16 images exactly, got {images.shape[0]}; "
-                         "use float32 or smaller batches")
     if index is None:
         if boxes.shape[0] != images.shape[0]:
             raise ValueError(f"resized_crop got {boxes.shape[0]} boxes for {images.shape[0]} images; pass index")
         index = torch.arange(images.shape[0], device=images.device)
-    top, left, h, w = boxes.to(images.dtype).unbind(1)
-    rois = torch.stack([index.to(images.dtype), left, top, left + w, top + h], dim=1)
-    return roi_align(images, rois, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    # roi_align computes sample positions in its input's dtype: float16 would snap them to steps of
+    # up to 0.25 px on a 500-px image, so half-precision images are cropped in float32
+    work = torch.float64 if images.dtype == torch.float64 else torch.float32
+    top, left, h, w = boxes.to(work).unbind(1)
+    rois = torch.stack([index.to(work), left, top, left + w, top + h], dim=1)
+    out = roi_align(images.to(work), rois, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    return out.to(images.dtype)
 
 
 def _gray(x: Tensor) -> Tensor:
@@ -582,15 +583,18 @@ class SimCLRBatchAugment(nn.Module):
         ratio: Crop aspect ratio range.
         compile: Run the pixel operations after the crop through ``torch.compile`` (fuses the
             jitter's many element-wise passes; worth it on CUDA).
-        dtype: ``torch.float32`` or ``torch.float16`` for the work and the views; half precision
-            halves the memory traffic, and its rounding (below 1/2000 on [0, 1]) stays under the
-            CPU path's uint8 rounding.
+        dtype: ``torch.float32`` or ``torch.float16`` for the work after the crop and the views
+            (the crop itself samples in float32, where float16 would misplace its positions); half
+            precision halves the memory traffic, and its rounding (below 1/2000 on [0, 1]) stays
+            under the CPU path's uint8 rounding.
         generator: Source of randomness kept by the module; ``None`` uses torch's default
             generator. Keep it on the input's device to avoid host-to-device copies.
 
     Shape:
-        `CanvasBatch` ``(N, 3, S, S)`` uint8, or ``(N, 3, H, W)`` uint8 or float in [0, 1] ->
-        ``(views, N, 3, size, size)`` of ``dtype``.
+        `CanvasBatch` ``(N, 3, S, S)`` uint8 with sizes from `ToCanvas`, or ``(N, 3, H, W)`` uint8
+        or float in [0, 1] -> ``(views, N, 3, size, size)`` of ``dtype``. Floats outside [0, 1] and
+        sizes outside the canvas are refused on the CPU; on a GPU, where checking would
+        synchronize, they are not checked.
 
     Example:
         ```python
@@ -620,8 +624,8 @@ class SimCLRBatchAugment(nn.Module):
         if dtype not in (torch.float32, torch.float16):
             raise TypeError(f"dtype must be torch.float32 or torch.float16, got {dtype!r}")
         self.dtype = dtype
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be an int >= 1, got {size!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+            raise ValueError(f"size must be an int >= 2 (the blur's 3 taps need 2 pixels), got {size!r}")
         if isinstance(views, bool) or not isinstance(views, int) or views < 1:
             raise ValueError(f"views must be an int >= 1, got {views!r}")
         self.size, self.views = size, views
@@ -639,11 +643,11 @@ class SimCLRBatchAugment(nn.Module):
         self.generator = _check_generator(generator)
         if not isinstance(compile, bool):
             raise TypeError(f"compile must be a bool, got {compile!r}")
-        self.compile = compile
+        self.compile_pixels = compile  # (not `compile`, which would hide nn.Module.compile)
         self._pixels: Callable[..., Tensor] = torch.compile(_pixel_ops, dynamic=False) if compile else _pixel_ops
 
     def _inputs(self, batch: CanvasBatch | Tensor) -> tuple[Tensor, Tensor, float]:
-        """Images in ``dtype`` (uint8 values kept as 0..255), their sizes, and the value of 1.0."""
+        """Images in float32 (uint8 values kept as 0..255), their sizes, and the value of 1.0."""
         if isinstance(batch, CanvasBatch):
             pixels, sizes = batch
             if pixels.ndim != 4 or pixels.shape[1] != 3 or sizes.shape != (pixels.shape[0], 2):
@@ -651,6 +655,9 @@ class SimCLRBatchAugment(nn.Module):
                     f"a CanvasBatch needs pixels (N, 3, S, S) and sizes (N, 2), got {tuple(pixels.shape)} and "
                     f"{tuple(sizes.shape)}"
                 )
+            if sizes.device.type == "cpu" and sizes.numel() and (sizes.min() < 1 or sizes.max() > pixels.shape[-1]):
+                raise ValueError(f"a CanvasBatch's sizes must lie in [1, {pixels.shape[-1]}] (the canvas side), got "
+                                 f"[{int(sizes.min())}, {int(sizes.max())}]")
         elif isinstance(batch, Tensor):
             pixels = batch
             if pixels.ndim != 4 or pixels.shape[1] != 3:
@@ -662,7 +669,13 @@ class SimCLRBatchAugment(nn.Module):
             raise TypeError(f"expected a CanvasBatch or a (N, 3, H, W) tensor, got {type(batch).__name__}")
         if pixels.dtype != torch.uint8 and not pixels.is_floating_point():
             raise TypeError(f"images must be uint8 or floating, got {pixels.dtype}")
-        return pixels.to(self.dtype), sizes, 255.0 if pixels.dtype == torch.uint8 else 1.0
+        if pixels.is_floating_point() and pixels.device.type == "cpu" and pixels.numel() and (
+            pixels.min() < 0 or pixels.max() > 1  # (checked on the CPU only: on a GPU it would synchronize)
+        ):
+            raise ValueError(f"floating images must lie in [0, 1], got values in [{float(pixels.min())}, "
+                             f"{float(pixels.max())}]; pass uint8 images for 0..255")
+        # cropped in float32 (`resized_crop`), then turned into ``dtype``
+        return pixels.float(), sizes, 255.0 if pixels.dtype == torch.uint8 else 1.0
 
     def forward(self, batch: CanvasBatch | Tensor) -> Tensor:
         images, sizes, one = self._inputs(batch)
@@ -670,7 +683,7 @@ class SimCLRBatchAugment(nn.Module):
         g = self.generator
         boxes = sample_crop_boxes(sizes.repeat(k, 1), scale=self.scale, ratio=self.ratio, generator=g)
         index = torch.arange(n, device=device).repeat(k)
-        x = resized_crop(images, boxes, self.size, index=index)
+        x = resized_crop(images, boxes, self.size, index=index).to(self.dtype)
         if one != 1.0:  # scaled after the crop, on the smaller tensor
             x = x * (1 / one)
         s = self.jitter_strength
@@ -689,7 +702,7 @@ class SimCLRBatchAugment(nn.Module):
     def extra_repr(self) -> str:
         return (f"size={self.size}, views={self.views}, jitter_strength={self.jitter_strength}, "
                 f"blur_prob={self.blur_prob}, blur_kernel={self.blur_kernel}, scale={self.scale}, "
-                f"ratio={tuple(round(r, 4) for r in self.ratio)}, compile={self.compile}, dtype={self.dtype}")
+                f"ratio={tuple(round(r, 4) for r in self.ratio)}, compile={self.compile_pixels}, dtype={self.dtype}")
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -698,7 +711,7 @@ class SimCLRBatchAugment(nn.Module):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._pixels = torch.compile(_pixel_ops, dynamic=False) if self.compile else _pixel_ops
+        self._pixels = torch.compile(_pixel_ops, dynamic=False) if self.compile_pixels else _pixel_ops
 
 
 def _pixel_ops(x: Tensor, flip: Tensor, factors: Tensor, order: Tensor, gray: Tensor, sigma: Tensor,
@@ -790,6 +803,11 @@ def gpu_pretrain_views(
         assert len(out) == 4 and out[0].shape == (2, 3, 32, 32) and len(views.pairs) == 6
         ```
     """
+    if isinstance(ratios, str) or not isinstance(ratios, Iterable):
+        raise TypeError(f"ratios must be a sequence with a ratio (or range) per view, got {ratios!r}")
+    ratios = list(ratios)
+    if len(ratios) < 2:
+        raise ValueError(f"ratios must give a ratio (or range) for each of at least 2 views, got {ratios!r}")
     augment = SimCLRBatchAugment(size, views=len(ratios), compile=compile, dtype=dtype, generator=generator)
     sigma = highpass_sigma if highpass else None
     if mask:

@@ -30,6 +30,20 @@ def test_scan_lists_classes_and_images(toy: Path) -> None:
     assert all(Path(p).parent.name == f"class_{label}" for p, label in train.samples)
 
 
+def test_scan_finds_what_torchvision_image_folder_finds(toy: Path) -> None:
+    nested = toy / "train" / "class_1" / "more" / "deeper"
+    nested.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(nested / "a.tif")
+    Image.new("L", (8, 8)).save(toy / "train" / "class_2" / "b.pgm")
+    (toy / "train" / "class_2" / ".hidden").mkdir()
+    Image.new("RGB", (8, 8)).save(toy / "train" / "class_2" / ".hidden" / "c.png")
+    ours = image.scan_image_folder(toy / "train").samples
+    theirs = torchvision.datasets.ImageFolder(str(toy / "train")).samples
+    assert len(ours) == 14 and sorted(ours) == sorted(s for s in theirs if "/." not in s[0])  # hidden left out
+    with pytest.raises(ValueError, match=r"classes names class_0 more than once"):
+        image.scan_image_folder(toy / "train", classes=["class_0", "class_1", "class_0"])
+
+
 def test_missing_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(image.ImageDataError, match="does not exist"):
         image.scan_splits(tmp_path / "nowhere")

@@ -259,6 +259,22 @@ def test_half_precision_views_follow_the_single_precision_ones() -> None:
     assert (half.float() - single).abs().mean() < 5e-3
 
 
+def test_half_precision_crops_sample_where_single_precision_ones_do() -> None:
+    # columns 0/1 in turn, a crop at x = 440 enlarged 4x: float16 coordinates there step by 0.25 px
+    stripes = (torch.arange(512) % 2).float().expand(1, 3, 8, 512).contiguous()
+    boxes = torch.tensor([[0.0, 440.0, 8.0, 4.0]])
+    single = resized_crop(stripes, boxes, 16)
+    assert (resized_crop(stripes.half(), boxes, 16).float() - single).abs().max() < 1e-3
+    views = [SimCLRBatchAugment(24, views=2, dtype=dtype, generator=_gen(3))(stripes.expand(4, 3, 8, 512))
+             for dtype in (torch.float32, torch.float16)]
+    assert (views[1].float() - views[0]).abs().max() < 0.05  # float16 rounding of normalized values only
+
+
+def test_the_module_keeps_nn_module_compile() -> None:
+    augment = SimCLRBatchAugment(16, compile=False)
+    assert callable(augment.compile) and "compile=False" in repr(augment)
+
+
 def test_plain_tensor_batches_are_accepted() -> None:
     augment = SimCLRBatchAugment(16, views=2, generator=_gen(0))
     uint8 = torch.randint(0, 256, (3, 3, 20, 20), generator=_gen(1), dtype=torch.uint8)
@@ -293,7 +309,11 @@ def test_modules_pickle_and_print() -> None:
         (lambda: SimCLRBatchAugment(16, generator=0), TypeError, "generator"),
         (lambda: SimCLRBatchAugment(16, compile="yes"), TypeError, "compile"),
         (lambda: SimCLRBatchAugment(16, dtype=torch.bfloat16), TypeError, "dtype"),
-        (lambda: resized_crop(torch.zeros(2049, 3, 2, 2).half(), torch.zeros(2049, 4), 2), ValueError, "2048"),
+        (lambda: SimCLRBatchAugment(1), ValueError, "size must be an int >= 2"),
+        (lambda: SimCLRBatchAugment(8)(torch.full((1, 3, 8, 8), 255.0)), ValueError, r"\[0, 1\]"),
+        (lambda: SimCLRBatchAugment(8)(CanvasBatch(torch.zeros(1, 3, 16, 16, dtype=torch.uint8), torch.tensor([[64, 8]]))),
+         ValueError, r"sizes must lie in \[1, 16\]"),
+        (lambda: gpu_pretrain_views(16, ratios=()), ValueError, "ratios"),
         (lambda: ToCanvas(0), ValueError, "canvas"),
         (lambda: ToCanvas(16)(torch.zeros(1, 4, 4, dtype=torch.uint8)), ValueError, r"\(3, H, W\) uint8"),
         (lambda: sample_crop_boxes(torch.tensor([4, 4])), ValueError, "sizes"),
