@@ -202,9 +202,14 @@ def write(result: dict, out: Path) -> Path:
     return stem.with_suffix(".json")
 
 
-def parse(prog: str, description: str | None, presets: Sequence[str], argv: Sequence[str] | None) -> argparse.Namespace:
-    """The command line every recipe takes: ``--preset``, ``--seeds``, ``--out``, ``--epochs``."""
+def parse(
+    prog: str, description: str | None, presets: Sequence[str], argv: Sequence[str] | None, *, data: Path | None = None
+) -> argparse.Namespace:
+    """The command line every recipe takes: ``--preset``, ``--seeds``, ``--out``, ``--epochs``; and
+    ``--data`` (default ``data``) for a recipe that reads a dataset, which must exist."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
+    if data is not None:
+        parser.add_argument("--data", type=Path, default=data, help=f"the dataset (default: {data})")
     parser.add_argument("--preset", choices=list(presets), default="cpu")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
@@ -213,4 +218,6 @@ def parse(prog: str, description: str | None, presets: Sequence[str], argv: Sequ
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    if data is not None and not args.data.exists():
+        parser.error(f"--data {args.data} does not exist")
     return args

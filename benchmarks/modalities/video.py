@@ -26,6 +26,7 @@ from .augment import ClipAugment
 from .common import Arm, Budget, parse, record, run_arm, write
 from .models import ConvNet2Plus1d
 
+#: The Fashion-MNIST folder: ``--data``, else ``$MASKAUG_FASHION_MNIST``, else the shared copy.
 DATA = Path(os.environ.get("MASKAUG_FASHION_MNIST", "/work/shared/data/fashion-mnist"))
 CLASSES = 10
 #: The views' masking ratios: asymmetric branches, as MSCN's two standard views.
@@ -101,12 +102,13 @@ def arm(key: str, preset: Preset) -> Arm:
 
 
 def run(preset_name: str, *, seeds: Sequence[int] = (0,), out: Path, runs: Path, epochs: int | None = None,
-        progress: bool = True) -> dict:
-    """Every arm of the preset for every seed; writes and returns the JSON record."""
+        progress: bool = True, data: Path = DATA) -> dict:
+    """Every arm of the preset for every seed, on the Fashion-MNIST folder ``data``; writes and
+    returns the JSON record."""
     preset = PRESETS[preset_name]
     if epochs is not None:
         preset = dataclasses.replace(preset, epochs=epochs)
-    train, test = clips(preset)
+    train, test = clips(preset, data)
     rows = []
     for seed in seeds:
         for key in preset.arms:
@@ -126,10 +128,10 @@ def run(preset_name: str, *, seeds: Sequence[int] = (0,), out: Path, runs: Path,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m benchmarks.modalities.video [--preset smoke|cpu|gpu] [--seeds 0 1 2]``."""
-    args = parse("python -m benchmarks.modalities.video", __doc__, list(PRESETS), argv)
+    """``python -m benchmarks.modalities.video [--preset smoke|cpu|gpu] [--seeds 0 1 2] [--data DIR]``."""
+    args = parse("python -m benchmarks.modalities.video", __doc__, list(PRESETS), argv, data=DATA)
     start = time.perf_counter()
-    result = run(args.preset, seeds=args.seeds, out=args.out, runs=args.runs, epochs=args.epochs)
+    result = run(args.preset, seeds=args.seeds, out=args.out, runs=args.runs, epochs=args.epochs, data=args.data)
     print(f"{len(result['rows'])} runs in {time.perf_counter() - start:.0f} s; results in {args.out}")
 
 
