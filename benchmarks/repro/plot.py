@@ -51,7 +51,8 @@ def figure(report: dict[str, Any]) -> Figure:
         ax.axvline(100 * report["chance"], color="grey", linestyle=":", label="chance")
     ax.set_xlim(low, 100)
     meta = report["meta"]
-    ax.set_title(f"Fashion-MNIST, grid '{meta['grid']}' ({meta['device']})\n{meta['train_size']} training images, "
+    devices = list(dict.fromkeys(r.get("device", meta["device"]) for r in report.get("runs", ()))) or [meta["device"]]
+    ax.set_title(f"Fashion-MNIST, grid '{meta['grid']}' ({' + '.join(devices)})\n{meta['train_size']} training images, "
                  f"{meta['epochs']} epochs, width {meta['width']}, {len(meta['seeds'])} seeds", fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     return fig
@@ -59,7 +60,7 @@ def figure(report: dict[str, Any]) -> Figure:
 
 def section(report: dict[str, Any], image: str) -> str:
     """The page's text for one grid: its table (headings one level down) and the figure."""
-    text = markdown(report["meta"], report["rows"], report["claims"]).replace("# ", "### ", 1)
+    text = markdown(report["meta"], report["rows"], report["claims"], report.get("runs", ())).replace("# ", "### ", 1)
     status = "" if report["meta"].get("complete", True) else "\n*Incomplete: some experiments or seeds of the grid have not run.*\n"
     return f"{text}{status}\n![Results of grid {report['meta']['grid']}]({image})\n"
 

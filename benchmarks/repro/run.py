@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import datetime
 import json
-import math
 import os
 import platform
 import statistics
@@ -22,9 +21,10 @@ from maskaug import HighPass, MultiView, mscn_views
 from maskaug.siamese import TrainConfig, extract_features, knn_accuracy, linear_probe, pretrain
 
 from .augment import GrayAugment
-from .data import CLASSES, ENV_VAR, FashionMNISTError, default_path, fashion_mnist
+from .data import CLASSES, ENV_VAR, FashionMNISTError, default_path, fashion_mnist, fingerprint
 from .grid import CELL, CLAIMS, GPU_VIEWS_PER_SECOND, GRIDS, SIGMA, Experiment, Grid
 from .model import ResNet18
+from .stats import welch
 
 CHANCE = 1 / CLASSES
 
@@ -132,11 +132,14 @@ def summarize(grid: Grid, runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]
     return rows
 
 
-def judge(rows: Sequence[dict[str, Any]], metric: str = "linear_top1") -> list[dict[str, Any]]:
+def judge(rows: Sequence[dict[str, Any]], metric: str = "linear_top1", *, test_size: int) -> list[dict[str, Any]]:
     """Each paper claim whose two rows ran: the difference of means and whether it is clear.
 
-    A difference is clear when it exceeds twice the combined seed spread,
-    ``2 * sqrt(std_a**2 + std_b**2)``; otherwise it is within the noise of this run.
+    A difference is clear when Welch's t-test over the seeds finds it at the two-sided 5% level
+    (`benchmarks.repro.stats.welch`, with its fractional degrees of freedom); ``noise`` is the
+    half-width of the difference's 95% interval. Each row's standard error counts as at least one
+    test image's worth of accuracy (``1 / test_size``), so seeds that tie exactly do not make any
+    difference clear. A row with one seed has no spread: its claims are within noise.
     """
     by_key = {r["key"]: r for r in rows}
     verdicts = []
@@ -145,14 +148,18 @@ def judge(rows: Sequence[dict[str, Any]], metric: str = "linear_top1") -> list[d
             continue
         a, b = by_key[claim.better], by_key[claim.worse]
         diff = a[metric] - b[metric]
-        stds = (a[f"{metric}_std"], b[f"{metric}_std"])
-        noise = None if None in stds else 2 * math.sqrt(stds[0] ** 2 + stds[1] ** 2)
-        if noise is None or abs(diff) <= noise:
+        test = None
+        if a[f"{metric}_std"] is not None and b[f"{metric}_std"] is not None:
+            test = welch(a[metric], a[f"{metric}_std"], len(a["seeds"]), b[metric], b[f"{metric}_std"],
+                         len(b["seeds"]), floor=1 / test_size)
+        if test is None or not test.clear:
             verdict = "within noise"
         else:
             verdict = "agrees" if diff > 0 else "disagrees"
         verdicts.append({"claim": claim.text, "paper": claim.paper, "better": claim.better, "worse": claim.worse,
-                         "difference": diff, "noise": noise, "verdict": verdict})
+                         "difference": diff, "noise": None if test is None else test.half_width,
+                         "t": None if test is None else test.t, "df": None if test is None else test.df,
+                         "verdict": verdict})
     return verdicts
 
 
@@ -165,12 +172,35 @@ def _input(row: dict[str, Any]) -> float | None:
     return row.get("sigma", SIGMA) if row.get("highpass") else None
 
 
-def markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]]) -> str:
-    """The results as markdown: set-up, the table (mean ± std over seeds), the claims."""
+def _provenance_lines(meta: dict[str, Any], runs: Sequence[dict[str, Any]]) -> list[str]:
+    """Where and when the runs ran: one line per device and torch version, with its dates.
+
+    A run recorded without them (older results) counts as the file's: ``meta``'s device, torch, date.
+    """
+    if not runs:
+        return [f"- device: {meta['device']}; torch {meta['torch']}; {meta['date']}"]
+    groups: dict[tuple[str, str], list[str]] = {}
+    for run in runs:
+        where = (run.get("device", meta["device"]), run.get("torch", meta["torch"]))
+        groups.setdefault(where, []).append(run.get("date", meta["date"]))
+    lines = []
+    for (device, version), dates in groups.items():
+        first, last = min(dates), max(dates)
+        when = first if first == last else f"{first} to {last}"
+        count = "" if len(groups) == 1 else f" ({len(dates)} runs)"
+        lines.append(f"- device: {device}; torch {version}; {when}{count}")
+    return lines
+
+
+def markdown(
+    meta: dict[str, Any], rows: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]],
+    runs: Sequence[dict[str, Any]] = (),
+) -> str:
+    """The results as markdown: set-up (where ``runs`` ran), the table (mean ± std over seeds), the claims."""
     lines = [
         f"# Reproduction grid `{meta['grid']}` on Fashion-MNIST",
         "",
-        f"- device: {meta['device']}; torch {meta['torch']}; {meta['date']}",
+        *_provenance_lines(meta, runs),
         *(f"- command: `{c}`" for c in meta.get("commands", [meta["command"]])),
         f"- data: {meta['train_size']} training images, {meta['test_size']} test images ({meta['note']})",
         f"- backbone: ResNet-18 with a small-image stem (3x3 convolution, no max-pool), width {meta['width']} "
@@ -197,7 +227,8 @@ def markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]], verdicts: Seq
         )
     if verdicts:
         lines += ["", "Mean ± sample standard deviation over seeds. The paper's claims, on linear top-1 "
-                  "(clear: the difference exceeds twice the combined spread):", "",
+                  "(clear: Welch's t-test over the seeds at the two-sided 5% level; noise: the half-width of "
+                  "the difference's 95% interval):", "",
                   "| claim | paper (ImageNet) | here (points) | verdict |", "|---|---|---:|---|"]
         for v in verdicts:
             noise = "one seed" if v["noise"] is None else f"noise {100 * v['noise']:.1f}"
@@ -219,20 +250,112 @@ def device_name() -> str:
     return f"CPU: {model}, {torch.get_num_threads()} threads"
 
 
-#: The sizes that must match for earlier runs in ``results.json`` to be kept.
+#: The sizes that must match for the runs of an earlier ``results.json`` to be considered at all.
 SAME_RUN = ("grid", "train_size", "test_size", "epochs", "batch_size", "width", "knn_k", "probe_epochs")
+#: Fields that name or gather experiments without changing what a run computes.
+_NOT_SETTINGS = frozenset({"key", "label", "group", "name", "experiments", "seeds", "note"})
 
 
-def _earlier_runs(path: Path, meta: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The runs and commands of an earlier ``results.json`` of the same grid at the same sizes."""
+def run_settings(exp: Experiment, grid: Grid, data: str | None = None) -> dict[str, Any]:
+    """What decides the outcome of a run of ``exp`` in ``grid`` (besides its seed), as stored in
+    its record: every field of the experiment and of the grid but names, labels, the list of
+    experiments and the seeds, and ``data``, the `fingerprint` of the Fashion-MNIST files.
+
+    A stored run is reused only where these match exactly.
+    """
+    settings: dict[str, Any] = {
+        "experiment": {f.name: getattr(exp, f.name) for f in dataclasses.fields(exp) if f.name not in _NOT_SETTINGS},
+        "grid": {f.name: getattr(grid, f.name) for f in dataclasses.fields(grid) if f.name not in _NOT_SETTINGS},
+    }
+    if data is not None:
+        settings["data"] = data
+    return json.loads(json.dumps(settings))  # as it reads back from results.json
+
+
+def _differing(stored: dict[str, Any], expected: dict[str, Any]) -> list[str]:
+    """The settings (``experiment.ratio``, ``grid.ema_base``, ``data``) where the two differ;
+    ``data`` is compared only when both have it."""
+    names = []
+    for part in sorted(set(stored) | set(expected)):
+        if part not in stored or part not in expected:
+            if part != "data":
+                names.append(part)
+        elif isinstance(stored[part], dict) and isinstance(expected[part], dict):
+            a, b = stored[part], expected[part]
+            names += [f"{part}.{k}" for k in sorted(set(a) | set(b)) if k not in a or k not in b or a[k] != b[k]]
+        elif stored[part] != expected[part]:
+            names.append(part)
+    return names
+
+
+def _check_runs(
+    runs: Sequence[dict[str, Any]], grid: Grid, *, data: str | None, keep_old: bool, where: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """``runs`` split into those made with ``grid``'s settings (on ``data``; None: any data) and
+    descriptions of the others (experiments the grid does not have, or other settings).
+
+    A run recorded without its settings (written before runs stored them) is kept with ``keep_old``,
+    as checked on the sizes of `SAME_RUN` alone, and said so; without ``keep_old`` it is refused.
+
+    Raises:
+        ValueError: ``runs`` holds runs without their settings and ``keep_old`` is off.
+    """
+    old = [r for r in runs if "settings" not in r]
+    if old and not keep_old:
+        raise ValueError(
+            f"{where} holds {len(old)} runs recorded without their settings (written before runs stored them), "
+            "so whether they match the grid's experiments is unknown: pass --keep-old to reuse them as checked on "
+            "the sizes alone, or run them again (--fresh; for a merge, remove them)")
+    if old:
+        print(f"{where}: {len(old)} runs recorded without their settings are kept, checked on the sizes alone "
+              "(--keep-old)", flush=True)
+    experiments = {e.key: e for e in grid.experiments}
+    kept, stale = [], []
+    for run in runs:
+        if run["key"] not in experiments:
+            stale.append(f"{run['key']} seed {run['seed']} (not an experiment of grid {grid.name})")
+            continue
+        if "settings" in run:
+            differing = _differing(run["settings"], run_settings(experiments[run["key"]], grid, data))
+            if differing:
+                stale.append(f"{run['key']} seed {run['seed']} ({', '.join(differing)} differ)")
+                continue
+        kept.append(run)
+    return kept, stale
+
+
+def _earlier_runs(path: Path, meta: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], dict[str, Any] | None]:
+    """The runs, commands and meta of an earlier ``results.json`` of the same grid at the same sizes."""
     if not path.is_file():
-        return [], []
+        return [], [], None
     earlier = json.loads(path.read_text())
     differing = [k for k in SAME_RUN if earlier["meta"].get(k) != meta[k]]
     if differing:
         print(f"{path} was written at other sizes ({', '.join(differing)} differ): starting afresh", flush=True)
-        return [], []
-    return earlier["runs"], earlier["meta"].get("commands", [earlier["meta"]["command"]])
+        return [], [], None
+    return earlier["runs"], earlier["meta"].get("commands", [earlier["meta"]["command"]]), earlier["meta"]
+
+
+#: Where and when a run ran: stored in each run, and in the meta as of the latest run written.
+PROVENANCE = ("device", "torch", "date")
+
+
+def _here_and_now() -> dict[str, str]:
+    return {"device": device_name(), "torch": torch.__version__,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def shard_plan(
+    grid: Grid, shard: tuple[int, int] = (0, 1), only: Sequence[str] | None = None
+) -> list[tuple[int, Experiment]]:
+    """The ``(seed, experiment)`` runs of shard ``shard=(i, n)``: every n-th run of the whole grid
+    from the i-th, in the grid's order (every seed of an experiment before the next), then those of
+    ``only``. The shards are cut before ``only``, so a run belongs to the same shard whatever
+    ``only`` says: a resumed shard takes up its own runs, and shards called with other ``only``
+    sets never run the same run.
+    """
+    plan = [(seed, exp) for exp in grid.experiments for seed in grid.seeds][shard[0] :: shard[1]]
+    return [(seed, exp) for seed, exp in plan if only is None or exp.key in only]
 
 
 def run_grid(
@@ -246,37 +369,45 @@ def run_grid(
     fresh: bool = False,
     shard: tuple[int, int] = (0, 1),
     time_budget: float | None = None,
+    keep_old: bool = False,
 ) -> dict[str, Any]:
     """Every experiment of ``grid`` (or those named in ``only``) for every seed of the grid.
 
     ``out/results.json`` and ``results.md`` are rewritten after each run, so an interrupted grid
     keeps its finished runs; unless ``fresh``, runs already in ``out/results.json`` (same grid,
-    same sizes) are kept and not run again, so a grid resumes, and rows or seeds run later join
-    the table.
+    same sizes, and the same `run_settings` on the same data) are kept and not run again, so a grid
+    resumes, and rows or seeds run later join the table. A kept run made with other settings is
+    dropped and, if planned, run again. Runs stored without their settings (older files) are reused
+    only with ``keep_old``.
 
     Runs go in the grid's order, every seed of an experiment before the next experiment, so a
     budget that runs out drops the last rows (the grid lists them by importance). ``shard=(i, n)``
-    takes every n-th run from the i-th, so n processes with their own ``out`` share a grid (see
-    `merge`); ``time_budget`` (seconds) starts no run that would end past it at the mean pace so far.
+    takes every n-th run of the whole grid from the i-th, then those of ``only``, so n processes
+    with their own ``out`` share a grid (see `merge`) and never share a run whatever ``only`` they
+    are given; ``time_budget`` (seconds) starts no run that would end past it at the mean pace so far.
+
+    Raises:
+        ValueError: ``out/results.json`` holds runs without their settings and ``keep_old`` is off.
     """
     data = fashion_mnist(data_path, train_limit=grid.train_limit, test_limit=grid.test_limit)
+    data_id = fingerprint(data_path)
     out.mkdir(parents=True, exist_ok=True)
     meta = {
-        "grid": grid.name, "command": command, "device": device_name(), "torch": torch.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "grid": grid.name, "command": command, **_here_and_now(),
         "train_size": len(data[0]), "test_size": len(data[1]), "epochs": grid.epochs, "batch_size": grid.batch_size,
         "width": grid.width, "knn_k": grid.knn_k, "probe_epochs": grid.probe_epochs,
         "note": grid.note, "sigma": SIGMA,
     }
-    keys = {e.key for e in grid.experiments}
-    runs, commands = ([], []) if fresh else _earlier_runs(out / "results.json", meta)
-    runs = [r for r in runs if r["key"] in keys]
-    meta["commands"] = [*commands, command]
+    runs, commands, earlier = ([], [], None) if fresh else _earlier_runs(out / "results.json", meta)
+    if earlier is not None:  # until a run finishes, the file's command and provenance stand
+        meta.update({k: earlier[k] for k in ("command", *PROVENANCE) if k in earlier})
+    meta["commands"] = commands
+    runs, stale = _check_runs(runs, grid, data=data_id, keep_old=keep_old, where=str(out / "results.json"))
+    if stale:
+        print(f"{len(stale)} runs of {out / 'results.json'} are dropped (run again where planned): "
+              f"{'; '.join(stale)}", flush=True)
     done = {(r["key"], r["seed"]) for r in runs}
-    chosen = [e for e in grid.experiments if only is None or e.key in only]
-    # a shard's runs are fixed by the whole plan, so that a resumed shard takes up its own runs
-    plan = [(seed, exp) for exp in chosen for seed in grid.seeds][shard[0] :: shard[1]]
-    plan = [(seed, exp) for seed, exp in plan if (exp.key, seed) not in done]
+    plan = [(seed, exp) for seed, exp in shard_plan(grid, shard, only) if (exp.key, seed) not in done]
     views = sum(grid.views_per_run(len(data[0])) for _, exp in plan if exp.pretrain)
     print(f"grid {grid.name}: {len(plan)} runs to do ({len(runs)} kept from {out / 'results.json'}), "
           f"{views / 1e6:.2f}M training views (~{views / GPU_VIEWS_PER_SECOND / 60:.1f} min of training at "
@@ -290,8 +421,10 @@ def run_grid(
                   f"{len(plan) - i + 1} runs are left for a later call", flush=True)
             break
         print(f"[{i}/{len(plan)}] {exp.key} seed {seed}: {exp.label}", flush=True)
-        run = run_one(exp, grid, data, seed=seed, runs_dir=runs_dir)
+        run = {**run_one(exp, grid, data, seed=seed, runs_dir=runs_dir), "settings": run_settings(exp, grid, data_id),
+               **_here_and_now()}
         runs.append(run)
+        meta.update(command=command, commands=[*commands, command], **{k: run[k] for k in PROVENANCE})
         elapsed = time.perf_counter() - start
         print(f"[{i}/{len(plan)}] {exp.key} seed {seed}: kNN {100 * run['knn_top1']:.1f}%, "
               f"linear {100 * run['linear_top1']:.1f}%; {elapsed / 60:.1f} min elapsed, "
@@ -303,13 +436,13 @@ def run_grid(
 def _write(out: Path, grid: Grid, meta: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Summarise ``runs`` into ``out/results.json`` and ``results.md``; returns the report."""
     rows = summarize(grid, runs)
-    verdicts = judge(rows)
+    verdicts = judge(rows, test_size=meta["test_size"])
     done = {(r["key"], r["seed"]) for r in runs}
     complete = all((e.key, seed) in done for e in grid.experiments for seed in grid.seeds)
     meta = {**meta, "seeds": sorted({r["seed"] for r in runs}), "complete": complete}
     report = {"meta": meta, "runs": runs, "rows": rows, "claims": verdicts, "chance": CHANCE}
     _replace(out / "results.json", json.dumps(report, indent=2) + "\n")
-    _replace(out / "results.md", markdown(report["meta"], rows, verdicts))
+    _replace(out / "results.md", markdown(report["meta"], rows, verdicts, runs))
     return report
 
 
@@ -320,14 +453,19 @@ def _replace(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def merge(grid: Grid, sources: Sequence[Path], out: Path) -> dict[str, Any]:
+def merge(grid: Grid, sources: Sequence[Path], out: Path, *, keep_old: bool = False) -> dict[str, Any]:
     """One report in ``out`` from the ``results.json`` of several shards of ``grid`` (same sizes).
 
-    Runs already in ``out/results.json`` (same grid, same sizes) are kept, so rows run later join
-    the table; a source's run replaces the one kept there.
+    Runs already in ``out/results.json`` (same grid, same sizes, the grid's settings, the sources'
+    data) are kept, so rows run later join the table; a source's run replaces the one kept there.
+    Merging ``out`` into itself recomputes its rows, verdicts and ``results.md`` from its runs.
+    The meta's device, torch and date are those of the newest file merged. Runs stored without
+    their settings (older files) are taken only with ``keep_old``.
 
     Raises:
-        ValueError: A source is of another grid or other sizes, or two sources hold the same run.
+        ValueError: A source is of another grid or other sizes, holds runs made with other settings
+            than the grid's (or, without ``keep_old``, without them), two sources hold the same run,
+            or the sources' runs were made on different data.
     """
     reports = [json.loads((Path(source) / "results.json").read_text()) for source in sources]
     if not reports:
@@ -340,18 +478,32 @@ def merge(grid: Grid, sources: Sequence[Path], out: Path) -> dict[str, Any]:
         if report["meta"]["grid"] != grid.name or differing:
             raise ValueError(f"{source}/results.json is of grid {report['meta']['grid']!r} or other sizes "
                              f"({', '.join(differing) or 'grid'} differ from {sources[0]})")
-        for run in report["runs"]:
+        checked, stale = _check_runs(report["runs"], grid, data=None, keep_old=keep_old,
+                                     where=f"{source}/results.json")
+        if stale:
+            raise ValueError(f"{source}/results.json holds runs made otherwise than grid {grid.name} says: "
+                             f"{'; '.join(stale)}")
+        for run in checked:
             if (run["key"], run["seed"]) in runs:
                 raise ValueError(f"{source}/results.json repeats run {run['key']} seed {run['seed']}")
             runs[run["key"], run["seed"]] = run
         commands += [c for c in report["meta"].get("commands", [report["meta"]["command"]]) if c not in commands]
-    kept, kept_commands = _earlier_runs(out / "results.json", meta)
+    data = sorted({r["settings"]["data"] for r in runs.values() if "data" in r.get("settings", {})})
+    if len(data) > 1:
+        raise ValueError(f"the sources' runs were made on different data (Fashion-MNIST fingerprints {data})")
+    kept, kept_commands, kept_meta = _earlier_runs(out / "results.json", meta)
+    kept, stale = _check_runs([r for r in kept if (r["key"], r["seed"]) not in runs], grid,
+                              data=data[0] if data else None, keep_old=keep_old, where=str(out / "results.json"))
+    if stale:
+        print(f"{len(stale)} runs of {out / 'results.json'} are dropped: {'; '.join(stale)}", flush=True)
     runs = {(r["key"], r["seed"]): r for r in kept} | runs
     commands = [*kept_commands, *(c for c in commands if c not in kept_commands)]
+    writers = [r["meta"] for r in reports if r["runs"]] + ([kept_meta] if kept else [])  # files that ran something
+    newest = max(writers or [meta], key=lambda m: m["date"])
     order = {(exp.key, seed): i for i, (exp, seed) in enumerate((e, s) for e in grid.experiments for s in grid.seeds)}
     ordered = sorted(runs.values(), key=lambda r: order.get((r["key"], r["seed"]), len(order)))
     out.mkdir(parents=True, exist_ok=True)
-    return _write(out, grid, {**meta, "commands": commands}, ordered)
+    return _write(out, grid, {**meta, **{k: newest[k] for k in PROVENANCE}, "commands": commands}, ordered)
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -376,12 +528,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="override the grid's seeds")
     parser.add_argument("--only", nargs="+", default=None, metavar="KEY", help="run only these experiments")
     parser.add_argument("--fresh", action="store_true", help="ignore the runs already in OUT/results.json")
+    parser.add_argument("--keep-old", action="store_true",
+                        help="reuse (or merge) runs that older versions stored without their settings, "
+                             "checked on the sizes alone")
     parser.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
-                        help="run every N-th run of the grid from the I-th (0-based), for N processes sharing a GPU")
+                        help="run every N-th run of the whole grid from the I-th (0-based; then those of --only), "
+                             "for N processes sharing a GPU")
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                         help="start no run that would end past this many seconds at the pace so far")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="DIR",
-                        help="run nothing: merge the results.json of these shard folders into OUT")
+                        help="run nothing: merge the results.json of these shard folders into OUT "
+                             "(--merge OUT recomputes OUT's tables and verdicts from its runs)")
     args = parser.parse_args(argv)
     grid = GRIDS[args.grid]
     if args.seeds is not None:
@@ -395,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv_text = " ".join(sys.argv[1:] if argv is None else argv)
     if args.merge is not None:
         try:
-            report = merge(grid, args.merge, out)
+            report = merge(grid, args.merge, out, keep_old=args.keep_old)
         except (OSError, ValueError, KeyError) as e:
             raise SystemExit(f"error: --merge: {e}") from e
         print((out / "results.md").read_text())
@@ -403,8 +560,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     try:
         report = run_grid(grid, data_path=args.data or default_path(), out=out, runs_dir=args.runs or out / "runs",
                           command=f"python -m benchmarks.repro {argv_text}", only=args.only, fresh=args.fresh,
-                          shard=args.shard, time_budget=args.time_budget)
-    except FashionMNISTError as e:
+                          shard=args.shard, time_budget=args.time_budget, keep_old=args.keep_old)
+    except (FashionMNISTError, ValueError) as e:
         raise SystemExit(f"error: {e}") from e
     print()
     print((out / "results.md").read_text())

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.repro.data import FILES, FashionMNISTError, fashion_mnist, read_idx
+from benchmarks.repro.data import FILES, FashionMNISTError, fashion_mnist, fingerprint, read_idx
 
 
 def write_idx(path: Path, array: torch.Tensor, *, magic_type: int = 0x08) -> None:
@@ -67,3 +67,19 @@ def test_real_fashion_mnist(fashion_path: Path) -> None:
     train, test = fashion_mnist(fashion_path, train_limit=1000, test_limit=500)
     assert train.tensors[0].shape == (1000, 1, 32, 32) and test.tensors[0].shape == (500, 1, 32, 32)
     assert set(train.tensors[1].tolist()) == set(range(10))
+
+
+def test_fingerprint_follows_the_contents_not_the_path_or_the_compression(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        fake_folder(tmp_path / name)
+    assert fingerprint(tmp_path / "a") == fingerprint(tmp_path / "b")
+    name = FILES["test_labels"]
+    labels = read_idx(tmp_path / "b" / name)
+    with gzip.open(tmp_path / "b" / name, "wb", compresslevel=1) as f:  # same bytes, other compression
+        f.write(bytes([0, 0, 8, 1]) + len(labels).to_bytes(4, "big") + labels.numpy().tobytes())
+    assert fingerprint(tmp_path / "a") == fingerprint(tmp_path / "b")
+    write_idx(tmp_path / "b" / name, (labels + 1) % 10)
+    assert fingerprint(tmp_path / "a") != fingerprint(tmp_path / "b")
+    with pytest.raises(FashionMNISTError, match="missing"):
+        fingerprint(tmp_path / "absent")

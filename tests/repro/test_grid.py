@@ -1,4 +1,5 @@
 import math
+import random
 
 import pytest
 import torch
@@ -76,15 +77,42 @@ def test_summary_is_mean_and_sample_std_over_seeds() -> None:
 @pytest.mark.parametrize(
     "better, worse, verdict",
     [((0.80, 0.81), (0.60, 0.61), "agrees"), ((0.60, 0.61), (0.80, 0.81), "disagrees"),
-     ((0.70, 0.80), (0.65, 0.75), "within noise")],
+     ((0.70, 0.80), (0.65, 0.75), "within noise"),
+     # t = 3.5 on 2 degrees of freedom (5% needs 4.30): beyond twice the combined spread, not significant
+     ((0.80, 0.81), (0.775, 0.785), "within noise")],
 )
 def test_claims_need_a_difference_beyond_the_seed_spread(better, worse, verdict) -> None:
     runs = [run("masks-only-hp", s, v, v) for s, v in enumerate(better)]
     runs += [run("masks-only", s, v, v) for s, v in enumerate(worse)]
-    verdicts = judge(summarize(GRIDS["cpu"], runs))
+    verdicts = judge(summarize(GRIDS["cpu"], runs), test_size=2000)
     assert [v["claim"] for v in verdicts] == ["the high-pass lifts mask-only training"]
     assert verdicts[0]["verdict"] == verdict
     assert verdicts[0]["difference"] == pytest.approx(sum(better) / 2 - sum(worse) / 2)
+
+
+def test_identical_rows_of_two_seeds_are_rarely_called_clear() -> None:
+    rng = random.Random(0)
+    trials, clear = 2000, 0
+    for _ in range(trials):
+        runs = [run(key, seed, 0.0, 0.8 + 0.01 * rng.gauss(0, 1)) for key in ("mscn", "standard") for seed in (0, 1)]
+        verdict = next(v for v in judge(summarize(GRIDS["cpu"], runs), test_size=10**9) if v["worse"] == "standard")
+        clear += verdict["verdict"] != "within noise"
+    assert clear / trials <= 0.05  # a 5% test; twice the combined spread called 10.6% of these clear
+
+
+def test_seeds_that_tie_do_not_make_any_difference_clear() -> None:
+    runs = [run("mscn", s, 0.0, 0.8851) for s in (0, 1)] + [run("standard", s, 0.0, 0.885) for s in (0, 1)]
+    (verdict,) = (v for v in judge(summarize(GRIDS["gpu"], runs), test_size=10_000) if v["worse"] == "standard")
+    assert verdict["verdict"] == "within noise" and verdict["noise"] > verdict["difference"] > 0
+    runs = [run("mscn", s, 0.0, 0.8900) for s in (0, 1)] + [run("standard", s, 0.0, 0.885) for s in (0, 1)]
+    (verdict,) = (v for v in judge(summarize(GRIDS["gpu"], runs), test_size=10_000) if v["worse"] == "standard")
+    assert verdict["verdict"] == "agrees" and verdict["df"] == pytest.approx(2)
+
+
+def test_one_seed_is_within_noise() -> None:
+    runs = [run("mscn", 0, 0.0, 0.9), run("standard", 0, 0.0, 0.1)]
+    (verdict,) = (v for v in judge(summarize(GRIDS["gpu"], runs), test_size=10_000) if v["worse"] == "standard")
+    assert verdict["verdict"] == "within noise" and verdict["noise"] is None
 
 
 def test_gain_is_measured_against_random_weights_on_the_same_input() -> None:

@@ -1,10 +1,18 @@
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
-from benchmarks.repro import CLAIMS, GRIDS, main
+from benchmarks.repro import CLAIMS, GRIDS, Experiment, Grid, main, run_grid
+from benchmarks.repro import run as run_module
+from benchmarks.repro.data import fingerprint
+from benchmarks.repro.grid import MASKS_ONLY, MSCN, STANDARD
+from benchmarks.repro.plot import RESULTS, figure, section
 from benchmarks.repro.plot import main as plot_main
+from benchmarks.repro.run import run_settings, shard_plan
 
 
 def test_smoke_grid_end_to_end_resume_and_plot(tmp_path: Path, fashion_path: Path, capsys) -> None:
@@ -131,3 +139,157 @@ def test_time_budget_starts_no_run_past_it(tmp_path: Path, fashion_path: Path, c
     assert [(r["key"], r["seed"]) for r in report["runs"]] == [("masks-only", 0)]
     assert "time budget of 0 s reached after 1 runs: the other 1 runs" in capsys.readouterr().out
     assert not report["meta"]["complete"]
+
+
+def test_a_run_is_reused_only_with_the_same_settings(
+    tmp_path: Path, fashion_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grid = dataclasses.replace(GRIDS["smoke"], experiments=(MSCN,), seeds=(0,))
+    out = tmp_path / "out"
+
+    def call(g: Grid, command: str = "c") -> dict:
+        return run_grid(g, data_path=fashion_path, out=out, runs_dir=out / "runs", command=command)
+
+    first = call(grid, "first")["runs"][0]
+    assert first["settings"] == run_settings(MSCN, grid, fingerprint(fashion_path))
+    assert first["settings"]["experiment"]["ratio"] == MSCN.ratio and first["settings"]["grid"]["ema_base"] == 0.99
+    assert {"device", "torch", "date"} <= set(first)
+    capsys.readouterr()
+    assert call(grid)["runs"] == [first]
+    assert "0 runs to do (1 kept" in capsys.readouterr().out
+
+    # each change on top of the one before
+    masked = dataclasses.replace(MSCN, ratio=0.5, fill="constant")
+    blurred = dataclasses.replace(masked, sigma=1.5)
+    heads = dataclasses.replace(grid, experiments=(blurred,), ema_base=0.9, proj_out_dim=8)
+    changes = [
+        (dataclasses.replace(grid, experiments=(masked,)), "experiment.fill, experiment.ratio"),
+        (dataclasses.replace(grid, experiments=(blurred,)), "experiment.sigma"),
+        (heads, "grid.ema_base, grid.proj_out_dim"),
+        (dataclasses.replace(heads, warmup_epochs=0.0), "grid.warmup_epochs"),
+    ]
+    for changed, differing in changes:
+        report = call(changed)
+        assert f"mscn seed 0 ({differing} differ)" in capsys.readouterr().out
+        assert len(report["runs"]) == 1
+        assert report["runs"][0]["settings"] == run_settings(changed.experiments[0], changed, fingerprint(fashion_path))
+    # other files under the same path: the data's fingerprint differs
+    monkeypatch.setattr(run_module, "fingerprint", lambda path: "other files")
+    report = call(changed)
+    assert "mscn seed 0 (data differ)" in capsys.readouterr().out and report["runs"][0]["settings"]["data"] == "other files"
+    # a label says nothing about what a run computes
+    call(dataclasses.replace(changed, experiments=(dataclasses.replace(changed.experiments[0], label="renamed"),)))
+    assert "0 runs to do (1 kept" in capsys.readouterr().out
+
+
+def test_runs_without_their_settings_are_reused_only_when_asked(tmp_path: Path, fashion_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    argv = ["--grid", "smoke", "--data", str(fashion_path), "--out", str(out), "--only", "masks-only"]
+    main(argv)
+    saved = json.loads((out / "results.json").read_text())
+    for run in saved["runs"]:  # as written before runs stored their settings
+        del run["settings"], run["device"], run["torch"], run["date"]
+    (out / "results.json").write_text(json.dumps(saved))
+    with pytest.raises(SystemExit, match="2 runs recorded without their settings.*--keep-old"):
+        main(argv)
+    with pytest.raises(SystemExit, match="--keep-old"):
+        main(["--grid", "smoke", "--out", str(tmp_path / "merged"), "--merge", str(out)])
+    capsys.readouterr()
+    report = main([*argv, "--keep-old"])
+    text = capsys.readouterr().out
+    assert "2 runs recorded without their settings are kept, checked on the sizes alone" in text
+    assert "0 runs to do (2 kept" in text and report["runs"] == saved["runs"]
+    assert len(main(["--grid", "smoke", "--out", str(tmp_path / "merged"), "--merge", str(out), "--keep-old"])["runs"]) == 2
+
+
+def test_shards_are_cut_from_the_whole_grid_before_only() -> None:
+    grid = GRIDS["gpu"]
+    keys = [e.key for e in grid.experiments]
+    for n in (2, 3, 4, 5):
+        whole = [shard_plan(grid, (i, n)) for i in range(n)]
+        assert sorted((e.key, s) for plan in whole for s, e in plan) == sorted((k, s) for k in keys for s in grid.seeds)
+        for only in (keys[-2:], keys[4:6], keys[::3], ["mscn"]):
+            for i in range(n):
+                assert shard_plan(grid, (i, n), only) == [(s, e) for s, e in whole[i] if e.key in only]
+
+
+def test_shards_called_with_other_only_sets_merge_without_repeats(tmp_path: Path, fashion_path: Path) -> None:
+    common = ["--grid", "smoke", "--data", str(fashion_path)]
+    for only in (["masks-only-hp"], ["masks-only", "masks-only-hp"]):
+        for i in range(3):
+            main([*common, "--only", *only, "--shard", f"{i}/3", "--out", str(tmp_path / f"shard{i}")])
+    sources = [str(tmp_path / f"shard{i}") for i in range(3)]
+    merged = main(["--grid", "smoke", "--out", str(tmp_path / "merged"), "--merge", *sources])
+    assert sorted((r["key"], r["seed"]) for r in merged["runs"]) == [
+        ("masks-only", 0), ("masks-only", 1), ("masks-only-hp", 0), ("masks-only-hp", 1)]
+
+
+def test_a_call_that_runs_nothing_leaves_the_provenance(
+    tmp_path: Path, fashion_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["--grid", "smoke", "--data", str(fashion_path), "--out", str(tmp_path), "--only", "masks-only"]
+    first = main(argv)
+    assert all(r["device"] == first["meta"]["device"] and r["torch"] == torch.__version__ for r in first["runs"])
+    monkeypatch.setattr(run_module, "device_name", lambda: "Elsewhere GPU")
+    again = main([*argv, "--seeds", "0", "1"])  # nothing left to run
+    assert again["meta"] == first["meta"] and "Elsewhere" not in (tmp_path / "results.md").read_text()
+    later = main([*argv[:-1], "masks-only-hp"])
+    assert later["meta"]["device"] == "Elsewhere GPU" and len(later["meta"]["commands"]) == 2
+    assert [r["device"] == "Elsewhere GPU" for r in later["runs"]] == [False, False, True, True]
+    text = (tmp_path / "results.md").read_text()
+    assert f"- device: {first['meta']['device']}; torch {torch.__version__}; " in text and "(2 runs)" in text
+    assert "- device: Elsewhere GPU; torch" in text
+    assert f"({first['meta']['device']} + Elsewhere GPU)" in figure(later).axes[0].get_title()
+
+
+def synthetic(grid: Grid, runs: list[tuple[Experiment, int]], *, data: str = "abc", **meta: object) -> dict:
+    """A results.json of ``grid`` holding ``runs`` made with ``grid``'s settings on ``data``."""
+    return {"meta": {"grid": grid.name, "command": "c", "commands": ["c"], "device": "d", "torch": "t",
+                     "date": "2026-01-01 00:00 UTC", "train_size": 64, "test_size": 64, "epochs": grid.epochs,
+                     "batch_size": grid.batch_size, "width": grid.width, "knn_k": grid.knn_k,
+                     "probe_epochs": grid.probe_epochs, "note": "", "sigma": 0.7, **meta},
+            "runs": [{"key": e.key, "seed": s, "knn_top1": 0.5, "linear_top1": 0.5 + 0.01 * s,
+                      "settings": run_settings(e, grid, data), "device": "d", "torch": "t",
+                      "date": "2026-01-01 00:00 UTC"} for e, s in runs]}
+
+
+def test_merge_takes_only_runs_of_the_grids_settings_and_one_data_set(tmp_path: Path, capsys) -> None:
+    grid = GRIDS["smoke"]
+    changed = dataclasses.replace(grid, ema_base=0.5)
+
+    def folder(name: str, report: dict) -> str:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(report))
+        return str(tmp_path / name)
+
+    good = folder("good", synthetic(grid, [(MSCN, 0), (MSCN, 1)], date="2026-01-02 00:00 UTC", device="new"))
+    stale = folder("stale", synthetic(changed, [(STANDARD, 0)]))
+    other_data = folder("other", synthetic(grid, [(STANDARD, 0)], data="xyz"))
+    with pytest.raises(SystemExit, match=r"standard seed 0 \(grid.ema_base differ\)"):
+        main(["--grid", "smoke", "--out", str(tmp_path / "m"), "--merge", good, stale])
+    with pytest.raises(SystemExit, match="different data"):
+        main(["--grid", "smoke", "--out", str(tmp_path / "m"), "--merge", good, other_data])
+    # runs already in OUT made otherwise are dropped, the others kept; the newest file's provenance
+    out = tmp_path / "out"
+    folder("out", synthetic(grid, [(STANDARD, 0), (MASKS_ONLY, 0)]))
+    report = json.loads((out / "results.json").read_text())
+    report["runs"][1]["settings"]["experiment"]["ratio"] = 0.9
+    (out / "results.json").write_text(json.dumps(report))
+    empty = folder("empty", {**synthetic(grid, [], date="2026-02-01 00:00 UTC", device="idle"), "runs": []})
+    merged = main(["--grid", "smoke", "--out", str(out), "--merge", good, empty])
+    assert "masks-only seed 0 (experiment.ratio differ)" in capsys.readouterr().out
+    assert [(r["key"], r["seed"]) for r in merged["runs"]] == [("standard", 0), ("mscn", 0), ("mscn", 1)]
+    assert merged["meta"]["device"] == "new" and merged["meta"]["date"] == "2026-01-02 00:00 UTC"
+
+
+@pytest.mark.parametrize("grid", ["cpu", "gpu"])
+def test_committed_results_are_what_the_current_code_derives_from_their_runs(tmp_path: Path, grid: str) -> None:
+    """Merging a results folder into itself recomputes its rows, verdicts and markdown."""
+    committed = RESULTS / grid
+    copy = tmp_path / grid
+    shutil.copytree(committed, copy)
+    report = main(["--grid", grid, "--out", str(copy), "--merge", str(copy), "--keep-old"])
+    assert report == json.loads((committed / "results.json").read_text())
+    assert (copy / "results.md").read_text() == (committed / "results.md").read_text()
+    page = (Path(__file__).resolve().parents[2] / "docs" / "reproduction.md").read_text()
+    assert section(report, f"assets/repro/{grid}.png") in page
