@@ -710,6 +710,8 @@ class SimCLRBatchAugment(nn.Module):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "compile" in state:  # saved by earlier versions, which called the flag `compile`
+            state["compile_pixels"] = state.pop("compile")
         self.__dict__.update(state)
         self._pixels = torch.compile(_pixel_ops, dynamic=False) if self.compile_pixels else _pixel_ops
 

@@ -42,8 +42,7 @@ from .common import (
     positive_float,
     positive_int,
     seed_everything,
-    set_aside,
-    starting_afresh,
+    start_afresh_if_asked,
 )
 from .presets import Preset
 from .subset import draw_subset, read_subset_file, write_subset_file
@@ -227,6 +226,9 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     A finished run (its checkpoint at the last epoch, its results written) returns its results at once.
     """
     env = init_distributed(args.device)
+    out: Path = args.out
+    checkpoint = out / CHECKPOINT_NAME
+    afresh = start_afresh_if_asked(args.no_resume, [checkpoint, out / RESULTS_NAME], env, args.mode)
     train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
                              progress=not args.no_progress)
     backbone, pretrained = load_pretrained_backbone(args.pretrained)
@@ -250,21 +252,15 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     model, net, optimizer = _build(settings, backbone, len(train.classes), env=env, seed=args.seed)
     cuda = env.device.type == "cuda"
 
-    out: Path = args.out
-    checkpoint = out / CHECKPOINT_NAME
     step = epoch = batch_in_epoch = 0
-    if starting_afresh(args.no_resume):  # (torchrun's restarts of such a launch resume)
-        for path in (checkpoint, out / RESULTS_NAME):
-            if env.is_main and (moved := set_aside(path)) is not None:
-                print(f"{args.mode}: starting afresh; the previous {path.name} is now {moved}", flush=True)
-    elif checkpoint.exists():
+    if not afresh and checkpoint.exists():
         step, epoch, batch_in_epoch = _resume(checkpoint, settings, model, optimizer, env=env)
         if epoch >= settings["epochs"] and (out / RESULTS_NAME).is_file():
             if env.is_main:
                 print(f"{args.mode}: already finished; results in {out / RESULTS_NAME}", flush=True)
             return json.loads((out / RESULTS_NAME).read_text())
     if env.is_main and args.mode == "finetune" and args.subset_file is None:  # after the resume check passed
-        write_subset_file(out / "subset.txt", samples)
+        write_subset_file(out / "subset.txt", samples, train.root)
 
     def save() -> None:
         rng = D.gather_objects(rng_state())

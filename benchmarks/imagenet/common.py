@@ -16,6 +16,7 @@ from torch import nn
 
 from maskaug.adapters import image
 from maskaug.siamese import DistEnv, load_checkpoint
+from maskaug.siamese.distributed import barrier
 
 #: Written by ``pretrain`` into its output folder; read by ``linear``, ``finetune`` and ``export``.
 SETTINGS_NAME = "imagenet.json"
@@ -81,6 +82,19 @@ def starting_afresh(no_resume: bool) -> bool:
     launch's first attempt. A restart by ``torchrun --max-restarts`` (``TORCHELASTIC_RESTART_COUNT``
     above 0) resumes the checkpoint that the launch's first attempt wrote."""
     return no_resume and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) == 0
+
+
+def start_afresh_if_asked(no_resume: bool, paths: list[Path], env: DistEnv, step: str) -> bool:
+    """With ``--no-resume`` on a launch's first attempt (`starting_afresh`), rename ``paths`` aside
+    (on the main rank, before any other work, so that an attempt that dies early leaves nothing a
+    restart could resume); every rank waits for it. Returns whether the run starts afresh."""
+    afresh = starting_afresh(no_resume)
+    if afresh and env.is_main:
+        for path in paths:
+            if (moved := set_aside(path)) is not None:
+                print(f"{step}: starting afresh; the previous {path.name} is now {moved}", flush=True)
+    barrier()
+    return afresh
 
 
 def set_aside(path: Path) -> Path | None:

@@ -18,8 +18,7 @@ from .common import (
     positive_float,
     positive_int,
     seed_everything,
-    set_aside,
-    starting_afresh,
+    start_afresh_if_asked,
     write_settings,
 )
 from .presets import Preset
@@ -33,11 +32,12 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
     """Scan the data, build the views and the backbone, and pre-train (resuming if possible).
 
     ``imagenet.json`` is written when a run starts afresh; a resumed run keeps the one it started
-    with. With ``--no-resume`` a checkpoint already in ``--out`` is first renamed (`set_aside`), on
-    the launch's first attempt only (`starting_afresh`): torchrun's restarts resume.
+    with. With ``--no-resume`` a checkpoint already in ``--out`` is first renamed, on the launch's
+    first attempt only (`start_afresh_if_asked`): torchrun's restarts resume.
     """
     env = init_distributed(args.device)
-    afresh = starting_afresh(args.no_resume)
+    checkpoint = args.out / CHECKPOINT_NAME
+    afresh = start_afresh_if_asked(args.no_resume, [checkpoint], env, "pretrain")
     train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
                              progress=not args.no_progress)
     sigma = None if args.no_highpass else preset.highpass_sigma
@@ -97,12 +97,8 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
         "train_images": len(train),
         "config": config.to_dict(),
     }
-    checkpoint = args.out / CHECKPOINT_NAME
-    if env.is_main:
-        if afresh and (moved := set_aside(checkpoint)) is not None:
-            print(f"pretrain: starting afresh; the previous checkpoint is now {moved}", flush=True)
-        if not checkpoint.exists():
-            write_settings(args.out, settings)
+    if env.is_main and not checkpoint.exists():
+        write_settings(args.out, settings)
     seed_everything(args.seed, 0)  # the same initial weights on every rank
     backbone = image.resnet_backbone(preset.arch)
     eval_highpass = None if sigma is None else HighPass(sigma, kernel_size=args.highpass_kernel_size)

@@ -211,8 +211,8 @@ def test_no_resume_sets_the_old_checkpoint_aside(toy: Path, pretrained: Path, tm
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pretrain_step, "pretrain", interrupted)
-    with pytest.raises(KeyboardInterrupt):  # before the first checkpoint of the fresh run
+    monkeypatch.setattr(pretrain_step, "load_splits", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # the first thing a launch does is set the old run aside
         main([*args, "--no-resume"])
     assert (out / "checkpoint.pt.old1").read_bytes() == masked and not (out / "checkpoint.pt").exists()
     monkeypatch.undo()

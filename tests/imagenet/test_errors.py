@@ -83,3 +83,18 @@ def test_bad_flag_values_stop_naming_the_flag(
     assert stop.value.code == 2
     assert f"argument {flag}: {message}" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_subset_files_name_images_of_the_same_name_by_their_paths(tmp_path: Path) -> None:
+    from benchmarks.imagenet.subset import read_subset_file, write_subset_file
+    from maskaug.adapters.image import ImageDataError, ImageFolderIndex
+
+    root = tmp_path / "train"
+    samples = [(str(root / c / cam / f"{i}.png"), label) for label, c in enumerate("ab") for cam in ("cam1", "cam2")
+               for i in range(3)]
+    index = ImageFolderIndex(root, ["a", "b"], samples)
+    write_subset_file(tmp_path / "subset.txt", samples, root)
+    assert read_subset_file(tmp_path / "subset.txt", index) == samples
+    (tmp_path / "names.txt").write_text("0.png\n")
+    with pytest.raises(ImageDataError, match="names 0.png, which 4 images .* share"):
+        read_subset_file(tmp_path / "names.txt", index)

@@ -271,8 +271,15 @@ def test_half_precision_crops_sample_where_single_precision_ones_do() -> None:
 
 
 def test_the_module_keeps_nn_module_compile() -> None:
+    import pickle
+
     augment = SimCLRBatchAugment(16, compile=False)
     assert callable(augment.compile) and "compile=False" in repr(augment)
+    state = augment.__getstate__()
+    state["compile"] = state.pop("compile_pixels")  # as earlier versions saved it
+    old = SimCLRBatchAugment.__new__(SimCLRBatchAugment)
+    old.__setstate__(state)
+    assert callable(pickle.loads(pickle.dumps(old)).compile) and "compile=False" in repr(old)
 
 
 def test_plain_tensor_batches_are_accepted() -> None:
