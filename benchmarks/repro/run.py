@@ -256,16 +256,50 @@ SAME_RUN = ("grid", "train_size", "test_size", "epochs", "batch_size", "width", 
 _NOT_SETTINGS = frozenset({"key", "label", "group", "name", "experiments", "seeds", "note"})
 
 
+#: Experiment fields that only the masks use (`build_views` ignores them without ``masks``).
+_MASK_FIELDS = frozenset({"share_view", "ratio", "cell", "focal_prob", "fill"})
+#: Experiment fields that only pre-training uses: the views and the method.
+_PRETRAIN_FIELDS = frozenset({"augment", "masks", "method"}) | _MASK_FIELDS
+#: Grid fields that only pre-training uses (`_pretrain`'s `TrainConfig`); ``ema_base`` only BYOL's.
+_PRETRAIN_GRID_FIELDS = frozenset(
+    {"epochs", "batch_size", "warmup_epochs", "proj_hidden_dim", "proj_out_dim", "ema_base"})
+_BYOL_GRID_FIELDS = frozenset({"ema_base"})
+
+
+def _unused_fields(exp: Experiment) -> tuple[frozenset[str], frozenset[str]]:
+    """The experiment fields and grid fields that cannot change a run of ``exp`` (see `run_one`):
+    those of pre-training when it does not pre-train, the masks' when it has none, the high-pass
+    sigma without the high-pass, BYOL's EMA for another method. Any other field counts."""
+    exp_unused: set[str] = set()
+    grid_unused: set[str] = set()
+    if not exp.pretrain:
+        exp_unused |= _PRETRAIN_FIELDS
+        grid_unused |= _PRETRAIN_GRID_FIELDS
+    elif not exp.masks:
+        exp_unused |= _MASK_FIELDS
+    if not exp.highpass:
+        exp_unused.add("sigma")
+    if exp.method != "byol":
+        grid_unused |= _BYOL_GRID_FIELDS
+    return frozenset(exp_unused), frozenset(grid_unused)
+
+
 def run_settings(exp: Experiment, grid: Grid, data: str | None = None) -> dict[str, Any]:
     """What decides the outcome of a run of ``exp`` in ``grid`` (besides its seed), as stored in
-    its record: every field of the experiment and of the grid but names, labels, the list of
-    experiments and the seeds, and ``data``, the `fingerprint` of the Fashion-MNIST files.
+    its record: the fields of the experiment and of the grid that the run uses (not names, labels,
+    the list of experiments or the seeds; not the fields `_unused_fields` names, such as the masks'
+    of a row without masks or BYOL's EMA of a SimCLR row), and ``data``, the `fingerprint` of the
+    Fashion-MNIST files.
 
-    A stored run is reused only where these match exactly.
+    A stored run is reused only where these match (`_differing`: a stored record may hold more
+    fields, as runs stored before only the used ones were; those are not compared).
     """
+    exp_unused, grid_unused = _unused_fields(exp)
     settings: dict[str, Any] = {
-        "experiment": {f.name: getattr(exp, f.name) for f in dataclasses.fields(exp) if f.name not in _NOT_SETTINGS},
-        "grid": {f.name: getattr(grid, f.name) for f in dataclasses.fields(grid) if f.name not in _NOT_SETTINGS},
+        "experiment": {f.name: getattr(exp, f.name) for f in dataclasses.fields(exp)
+                       if f.name not in _NOT_SETTINGS | exp_unused},
+        "grid": {f.name: getattr(grid, f.name) for f in dataclasses.fields(grid)
+                 if f.name not in _NOT_SETTINGS | grid_unused},
     }
     if data is not None:
         settings["data"] = data
@@ -273,8 +307,9 @@ def run_settings(exp: Experiment, grid: Grid, data: str | None = None) -> dict[s
 
 
 def _differing(stored: dict[str, Any], expected: dict[str, Any]) -> list[str]:
-    """The settings (``experiment.ratio``, ``grid.ema_base``, ``data``) where the two differ;
-    ``data`` is compared only when both have it."""
+    """The settings of ``expected`` (``experiment.ratio``, ``grid.ema_base``, ``data``) that
+    ``stored`` lacks or holds otherwise; ``data`` is compared only when both have it. Fields that
+    only ``stored`` has (ones the run does not use) are not compared."""
     names = []
     for part in sorted(set(stored) | set(expected)):
         if part not in stored or part not in expected:
@@ -282,7 +317,7 @@ def _differing(stored: dict[str, Any], expected: dict[str, Any]) -> list[str]:
                 names.append(part)
         elif isinstance(stored[part], dict) and isinstance(expected[part], dict):
             a, b = stored[part], expected[part]
-            names += [f"{part}.{k}" for k in sorted(set(a) | set(b)) if k not in a or k not in b or a[k] != b[k]]
+            names += [f"{part}.{k}" for k in sorted(b) if k not in a or a[k] != b[k]]
         elif stored[part] != expected[part]:
             names.append(part)
     return names

@@ -8,8 +8,15 @@ import torch
 
 from benchmarks.repro import CLAIMS, GRIDS, Experiment, Grid, main, run_grid
 from benchmarks.repro import run as run_module
-from benchmarks.repro.data import fingerprint
-from benchmarks.repro.grid import MASKS_ONLY, MSCN, STANDARD
+from benchmarks.repro.grid import (
+    BYOL_ROWS,
+    MASKS_ONLY,
+    MASKS_ONLY_HP,
+    MSCN,
+    RANDOM_INIT,
+    RANDOM_INIT_HP,
+    STANDARD,
+)
 from benchmarks.repro.plot import RESULTS, figure, section
 from benchmarks.repro.plot import main as plot_main
 from benchmarks.repro.run import run_settings, shard_plan
@@ -141,18 +148,30 @@ def test_time_budget_starts_no_run_past_it(tmp_path: Path, fashion_path: Path, c
     assert not report["meta"]["complete"]
 
 
-def test_a_run_is_reused_only_with_the_same_settings(
-    tmp_path: Path, fashion_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _stub_runs(monkeypatch: pytest.MonkeyPatch, data: str = "files") -> None:
+    """Make `run_grid` record runs without training or data: what it keeps and re-runs is the same."""
+    monkeypatch.setattr(run_module, "fashion_mnist", lambda path, **limits: (list(range(64)), list(range(64))))
+    monkeypatch.setattr(run_module, "fingerprint", lambda path: data)
+
+    def run_one(exp: Experiment, grid: Grid, data: object, *, seed: int, runs_dir: Path) -> dict:
+        return {"key": exp.key, "seed": seed, "knn_top1": 0.5, "linear_top1": 0.5, "final_loss": None,
+                "views_per_s": None, "train_seconds": 0.0, "eval_seconds": 0.0}
+
+    monkeypatch.setattr(run_module, "run_one", run_one)
+
+
+def test_a_run_is_reused_only_with_the_same_settings(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    _stub_runs(monkeypatch)
     grid = dataclasses.replace(GRIDS["smoke"], experiments=(MSCN,), seeds=(0,))
     out = tmp_path / "out"
 
     def call(g: Grid, command: str = "c") -> dict:
-        return run_grid(g, data_path=fashion_path, out=out, runs_dir=out / "runs", command=command)
+        return run_grid(g, data_path=tmp_path / "data", out=out, runs_dir=out / "runs", command=command)
 
     first = call(grid, "first")["runs"][0]
-    assert first["settings"] == run_settings(MSCN, grid, fingerprint(fashion_path))
-    assert first["settings"]["experiment"]["ratio"] == MSCN.ratio and first["settings"]["grid"]["ema_base"] == 0.99
+    assert first["settings"] == run_settings(MSCN, grid, "files")
+    assert first["settings"]["experiment"]["ratio"] == MSCN.ratio and first["settings"]["grid"]["epochs"] == 1
+    assert "ema_base" not in first["settings"]["grid"]  # BYOL's alone
     assert {"device", "torch", "date"} <= set(first)
     capsys.readouterr()
     assert call(grid)["runs"] == [first]
@@ -165,21 +184,107 @@ def test_a_run_is_reused_only_with_the_same_settings(
     changes = [
         (dataclasses.replace(grid, experiments=(masked,)), "experiment.fill, experiment.ratio"),
         (dataclasses.replace(grid, experiments=(blurred,)), "experiment.sigma"),
-        (heads, "grid.ema_base, grid.proj_out_dim"),
+        (heads, "grid.proj_out_dim"),  # not grid.ema_base: SimCLR has no EMA
         (dataclasses.replace(heads, warmup_epochs=0.0), "grid.warmup_epochs"),
     ]
     for changed, differing in changes:
         report = call(changed)
         assert f"mscn seed 0 ({differing} differ)" in capsys.readouterr().out
         assert len(report["runs"]) == 1
-        assert report["runs"][0]["settings"] == run_settings(changed.experiments[0], changed, fingerprint(fashion_path))
+        assert report["runs"][0]["settings"] == run_settings(changed.experiments[0], changed, "files")
     # other files under the same path: the data's fingerprint differs
     monkeypatch.setattr(run_module, "fingerprint", lambda path: "other files")
     report = call(changed)
     assert "mscn seed 0 (data differ)" in capsys.readouterr().out and report["runs"][0]["settings"]["data"] == "other files"
-    # a label says nothing about what a run computes
-    call(dataclasses.replace(changed, experiments=(dataclasses.replace(changed.experiments[0], label="renamed"),)))
+    # a label says nothing about what a run computes, nor BYOL's EMA about a SimCLR run
+    call(dataclasses.replace(changed, ema_base=0.5,
+                             experiments=(dataclasses.replace(changed.experiments[0], label="renamed"),)))
     assert "0 runs to do (1 kept" in capsys.readouterr().out
+
+
+BYOL_STANDARD, BYOL_MSCN = BYOL_ROWS
+
+
+@pytest.mark.parametrize(("exp", "exp_change", "grid_change", "stale"), [
+    # BYOL's EMA: only BYOL rows
+    (STANDARD, {}, {"ema_base": 0.5}, False),
+    (MSCN, {}, {"ema_base": 0.5}, False),
+    (RANDOM_INIT, {}, {"ema_base": 0.5}, False),
+    (BYOL_STANDARD, {}, {"ema_base": 0.5}, True),
+    (BYOL_MSCN, {}, {"ema_base": 0.5}, True),
+    # the masks' settings: only rows with masks
+    (STANDARD, {"ratio": 0.5}, {}, False),
+    (STANDARD, {"cell": 8, "focal_prob": 0.0, "fill": "constant", "share_view": True}, {}, False),
+    (BYOL_STANDARD, {"ratio": 0.5}, {}, False),
+    (RANDOM_INIT_HP, {"ratio": 0.5, "cell": 8}, {}, False),
+    (MSCN, {"ratio": 0.5}, {}, True),
+    (MSCN, {"cell": 8}, {}, True),
+    (MSCN, {"focal_prob": 0.0}, {}, True),
+    (MASKS_ONLY, {"fill": "noise"}, {}, True),
+    (MASKS_ONLY, {"share_view": False}, {}, True),
+    (STANDARD, {"masks": True}, {}, True),
+    # the high-pass sigma: only rows with the high-pass (training or evaluation)
+    (STANDARD, {"sigma": 1.5}, {}, False),
+    (MASKS_ONLY, {"sigma": 1.5}, {}, False),
+    (RANDOM_INIT, {"sigma": 1.5}, {}, False),
+    (MSCN, {"sigma": 1.5}, {}, True),
+    (MASKS_ONLY_HP, {"sigma": 1.5}, {}, True),
+    (RANDOM_INIT_HP, {"sigma": 1.5}, {}, True),
+    (MASKS_ONLY, {"highpass": True}, {}, True),
+    # pre-training's settings: only rows that pre-train
+    (RANDOM_INIT, {"augment": "crop", "method": "byol"}, {}, False),
+    (RANDOM_INIT, {}, {"epochs": 2, "batch_size": 16, "warmup_epochs": 0.0, "proj_hidden_dim": 8,
+                       "proj_out_dim": 8}, False),
+    (STANDARD, {"augment": "crop"}, {}, True),
+    (STANDARD, {"method": "byol"}, {}, True),
+    (STANDARD, {}, {"epochs": 2}, True),
+    (STANDARD, {}, {"proj_hidden_dim": 8}, True),
+    (RANDOM_INIT, {"pretrain": True}, {}, True),
+    # evaluation and data: every row
+    (RANDOM_INIT, {}, {"width": 4}, True),
+    (RANDOM_INIT, {}, {"knn_k": 3}, True),
+    (RANDOM_INIT, {}, {"probe_epochs": 3}, True),
+    (RANDOM_INIT, {}, {"train_limit": 32}, True),
+    (STANDARD, {}, {"test_limit": 32}, True),
+])
+def test_a_run_is_stale_only_when_a_setting_it_uses_changes(
+    exp: Experiment, exp_change: dict, grid_change: dict, stale: bool
+) -> None:
+    grid = dataclasses.replace(GRIDS["smoke"], experiments=(exp,))
+    run = {"key": exp.key, "seed": 0, "settings": run_settings(exp, grid, "abc")}
+    changed = dataclasses.replace(grid, experiments=(dataclasses.replace(exp, **exp_change),), **grid_change)
+    kept, dropped = run_module._check_runs([run], changed, data="abc", keep_old=False, where="x")
+    assert (bool(dropped), len(kept)) == (stale, 0 if stale else 1)
+
+
+def _every_field(exp: Experiment, grid: Grid, data: str) -> dict:
+    """Settings as runs stored them before only the fields a run uses were: all but names and lists."""
+    names = {"key", "label", "group", "name", "experiments", "seeds", "note"}
+    return {"experiment": {k: v for k, v in dataclasses.asdict(exp).items() if k not in names},
+            "grid": {f.name: getattr(grid, f.name) for f in dataclasses.fields(grid) if f.name not in names},
+            "data": data}
+
+
+@pytest.mark.parametrize("exp", [RANDOM_INIT, RANDOM_INIT_HP, STANDARD, MSCN, MASKS_ONLY, BYOL_MSCN])
+def test_runs_stored_with_every_field_are_compared_on_those_they_use(exp: Experiment) -> None:
+    grid = dataclasses.replace(GRIDS["smoke"], experiments=(exp,))
+
+    def check(stored: dict, g: Grid = grid) -> list[str]:
+        kept, stale = run_module._check_runs([{"key": exp.key, "seed": 0, "settings": stored}], g, data="abc",
+                                             keep_old=False, where="x")
+        assert len(kept) + len(stale) == 1
+        return stale
+
+    full = json.loads(json.dumps(_every_field(exp, grid, "abc")))
+    assert set(run_settings(exp, grid, "abc")["experiment"]) <= set(full["experiment"])
+    assert check(full) == []
+    # a field the run does not use may differ in the stored record
+    unused = json.loads(json.dumps(full))
+    unused["grid"]["ema_base"] = 0.5
+    unused["experiment"]["ratio"] = 0.9 if not exp.masks or not exp.pretrain else exp.ratio
+    assert (check(unused) == []) == (exp.method != "byol" or not exp.pretrain)
+    # one it uses may not
+    assert check(full, dataclasses.replace(grid, width=grid.width + 1)) == [f"{exp.key} seed 0 (grid.width differ)"]
 
 
 def test_runs_without_their_settings_are_reused_only_when_asked(tmp_path: Path, fashion_path: Path, capsys) -> None:
@@ -256,6 +361,7 @@ def synthetic(grid: Grid, runs: list[tuple[Experiment, int]], *, data: str = "ab
 def test_merge_takes_only_runs_of_the_grids_settings_and_one_data_set(tmp_path: Path, capsys) -> None:
     grid = GRIDS["smoke"]
     changed = dataclasses.replace(grid, ema_base=0.5)
+    byol = BYOL_ROWS[0]
 
     def folder(name: str, report: dict) -> str:
         (tmp_path / name).mkdir()
@@ -263,9 +369,9 @@ def test_merge_takes_only_runs_of_the_grids_settings_and_one_data_set(tmp_path: 
         return str(tmp_path / name)
 
     good = folder("good", synthetic(grid, [(MSCN, 0), (MSCN, 1)], date="2026-01-02 00:00 UTC", device="new"))
-    stale = folder("stale", synthetic(changed, [(STANDARD, 0)]))
+    stale = folder("stale", synthetic(changed, [(STANDARD, 0), (byol, 0)]))
     other_data = folder("other", synthetic(grid, [(STANDARD, 0)], data="xyz"))
-    with pytest.raises(SystemExit, match=r"standard seed 0 \(grid.ema_base differ\)"):
+    with pytest.raises(SystemExit, match=r"runs made otherwise than grid smoke says: byol-standard seed 0 \(grid.ema_base differ\)$"):
         main(["--grid", "smoke", "--out", str(tmp_path / "m"), "--merge", good, stale])
     with pytest.raises(SystemExit, match="different data"):
         main(["--grid", "smoke", "--out", str(tmp_path / "m"), "--merge", good, other_data])
