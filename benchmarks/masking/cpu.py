@@ -78,8 +78,9 @@ def median_ms(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str,
 
 
 def per_sample(op: Op) -> Op:
-    """Apply ``op`` to each sample of a batch in a Python loop (for one-box-per-call transforms)."""
-    return lambda batch: [op(sample) for sample in batch]
+    """Apply ``op`` to each sample of a batch in a Python loop (for one-box-per-call transforms),
+    stacked into one batch tensor as the other operations return."""
+    return lambda batch: torch.stack([op(sample) for sample in batch])
 
 
 def operations(batched: bool, generator: torch.Generator) -> dict[str, Op]:
@@ -191,8 +192,9 @@ def run(repeats: int, batch: int, workers: int, seed: int = 0) -> dict:
     # One repeat makes ``batch`` views; views per second follow from the median time of a repeat.
     ms = median_ms({name: (lambda p=p: repeat(p)) for name, p in pipelines.items()}, repeats)
     rate, rate_masked = (batch / (ms[name] / 1e3) for name in pipelines)
+    epochs = max(1, repeats // 3)
     loader = loader_views_per_s(pipelines, photo, workers=workers, batch=batch, batches=LOADER_BATCHES,
-                                repeats=max(1, repeats // 3))
+                                repeats=epochs)
     pipeline = {
         "input": f"uint8 3x{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}",
         "views_per_repeat": batch,
@@ -202,6 +204,7 @@ def run(repeats: int, batch: int, workers: int, seed: int = 0) -> dict:
         "dataloader": {
             "workers": workers,
             "views_per_epoch": batch * LOADER_BATCHES,
+            "epochs": epochs,
             "simclr_views_per_s": loader["plain"],
             "simclr_mscn_views_per_s": loader["masked"],
             "views_lost_percent": 100 * (1 - loader["masked"] / loader["plain"]),

@@ -31,7 +31,7 @@ RATIOS = {
 }
 PIPELINE = {"input", "views_per_repeat", "simclr_views_per_s", "simclr_mscn_views_per_s", "mscn_cost_percent",
             "dataloader"}
-LOADER = {"workers", "views_per_epoch", "simclr_views_per_s", "simclr_mscn_views_per_s", "views_lost_percent"}
+LOADER = {"workers", "views_per_epoch", "epochs", "simclr_views_per_s", "simclr_mscn_views_per_s", "views_lost_percent"}
 METADATA = {"device", "torch", "torchvision", "maskaug", "threads", "date", "command", "repeats", "warmup", "batch"}
 
 
