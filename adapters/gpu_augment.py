@@ -57,6 +57,7 @@ from torchvision.ops import roi_align
 from torchvision.transforms.v2 import functional as TF
 
 from maskaug import HighPass, MSCNMask
+from maskaug._checks import check_generator, check_nonnegative, check_probability
 from maskaug.views import MSCN_RATIOS, all_pairs
 
 __all__ = [
@@ -218,28 +219,6 @@ def _check_pair(name: str, value: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
-def _check_nonnegative(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number >= 0, got {value!r}")
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _check_probability(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number in [0, 1], got {value!r}")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-    return float(value)
-
-
-def _check_generator(generator: Any) -> torch.Generator | None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    return generator
-
-
 def sample_crop_boxes(
     sizes: Tensor,
     *,
@@ -281,7 +260,7 @@ def sample_crop_boxes(
     ratio = _check_pair("ratio", ratio)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ValueError(f"attempts must be an int >= 1, got {attempts!r}")
-    _check_generator(generator)
+    check_generator(generator)
     if not isinstance(sizes, Tensor) or sizes.ndim != 2 or sizes.shape[1] != 2:
         got = tuple(sizes.shape) if isinstance(sizes, Tensor) else type(sizes).__name__
         raise ValueError(f"sizes must be an (N, 2) tensor of (height, width), got {got}")
@@ -354,12 +333,12 @@ def sample_jitter(
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be an int >= 0, got {n!r}")
-    strengths = [_check_nonnegative(name, v) for name, v in
+    strengths = [check_nonnegative(name, v) for name, v in
                  (("brightness", brightness), ("contrast", contrast), ("saturation", saturation), ("hue", hue))]
     if strengths[3] > 0.5:
         raise ValueError(f"hue must lie in [0, 0.5], got {hue!r}")
-    p = _check_probability("p", p)
-    _check_generator(generator)
+    p = check_probability("p", p)
+    check_generator(generator)
     device = torch.device("cpu") if device is None else torch.device(device)
     bounds = [(max(0.0, 1 - s), 1 + s) for s in strengths[:3]] + [(-strengths[3], strengths[3])]
     u = _rand((n, 4), generator, device)
@@ -629,10 +608,10 @@ class SimCLRBatchAugment(nn.Module):
         if isinstance(views, bool) or not isinstance(views, int) or views < 1:
             raise ValueError(f"views must be an int >= 1, got {views!r}")
         self.size, self.views = size, views
-        self.jitter_strength = _check_nonnegative("jitter_strength", jitter_strength)
+        self.jitter_strength = check_nonnegative("jitter_strength", jitter_strength)
         if self.jitter_strength * 0.1 > 0.5:
             raise ValueError(f"jitter_strength must be <= 5 (hue strength 0.1 x it is at most 0.5), got {jitter_strength!r}")
-        self.blur_prob = _check_probability("blur_prob", blur_prob)
+        self.blur_prob = check_probability("blur_prob", blur_prob)
         self.scale = _check_pair("scale", scale)
         if self.scale[1] > 1:
             raise ValueError(f"scale must lie in (0, 1], got {scale!r}")
@@ -640,7 +619,7 @@ class SimCLRBatchAugment(nn.Module):
         self.blur_kernel = max(3, size // 10 // 2 * 2 + 1)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.generator = _check_generator(generator)
+        self.generator = check_generator(generator)
         if not isinstance(compile, bool):
             raise TypeError(f"compile must be a bool, got {compile!r}")
         self.compile_pixels = compile  # (not `compile`, which would hide nn.Module.compile)
