@@ -47,7 +47,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -57,7 +57,7 @@ from torchvision.ops import roi_align
 from torchvision.transforms.v2 import functional as TF
 
 from maskaug import HighPass, MSCNMask
-from maskaug._checks import check_generator, check_nonnegative, check_probability
+from maskaug._checks import check_generator, check_nonnegative, check_probability, check_view_ratios
 from maskaug.views import MSCN_RATIOS, all_pairs
 
 __all__ = [
@@ -217,6 +217,15 @@ def _check_pair(name: str, value: Sequence[float]) -> tuple[float, float]:
     if not (math.isfinite(low) and math.isfinite(high)) or low > high or low <= 0:
         raise ValueError(f"{name} must be finite with 0 < low <= high, got {value!r}")
     return low, high
+
+
+def _check_cpu_range(what: str, values: Tensor, low: float, high: float, hint: str) -> None:
+    """Refuse ``values`` outside ``[low, high]``, in one pass, on the CPU only (on a GPU reading
+    the result would synchronize the host)."""
+    if values.device.type == "cpu" and values.numel():
+        least, most = (float(v) for v in torch.aminmax(values))
+        if least < low or most > high:
+            raise ValueError(f"{what} must lie in [{low}, {high}] {hint}, got values in [{least}, {most}]")
 
 
 def sample_crop_boxes(
@@ -634,9 +643,7 @@ class SimCLRBatchAugment(nn.Module):
                     f"a CanvasBatch needs pixels (N, 3, S, S) and sizes (N, 2), got {tuple(pixels.shape)} and "
                     f"{tuple(sizes.shape)}"
                 )
-            if sizes.device.type == "cpu" and sizes.numel() and (sizes.min() < 1 or sizes.max() > pixels.shape[-1]):
-                raise ValueError(f"a CanvasBatch's sizes must lie in [1, {pixels.shape[-1]}] (the canvas side), got "
-                                 f"[{int(sizes.min())}, {int(sizes.max())}]")
+            _check_cpu_range("a CanvasBatch's sizes", sizes, 1, pixels.shape[-1], "(the canvas side)")
         elif isinstance(batch, Tensor):
             pixels = batch
             if pixels.ndim != 4 or pixels.shape[1] != 3:
@@ -648,11 +655,8 @@ class SimCLRBatchAugment(nn.Module):
             raise TypeError(f"expected a CanvasBatch or a (N, 3, H, W) tensor, got {type(batch).__name__}")
         if pixels.dtype != torch.uint8 and not pixels.is_floating_point():
             raise TypeError(f"images must be uint8 or floating, got {pixels.dtype}")
-        if pixels.is_floating_point() and pixels.device.type == "cpu" and pixels.numel() and (
-            pixels.min() < 0 or pixels.max() > 1  # (checked on the CPU only: on a GPU it would synchronize)
-        ):
-            raise ValueError(f"floating images must lie in [0, 1], got values in [{float(pixels.min())}, "
-                             f"{float(pixels.max())}]; pass uint8 images for 0..255")
+        if pixels.is_floating_point():
+            _check_cpu_range("floating images", pixels, 0, 1, "(pass uint8 images for 0..255)")
         # cropped in float32 (`resized_crop`), then turned into ``dtype``
         return pixels.float(), sizes, 255.0 if pixels.dtype == torch.uint8 else 1.0
 
@@ -784,11 +788,7 @@ def gpu_pretrain_views(
         assert len(out) == 4 and out[0].shape == (2, 3, 32, 32) and len(views.pairs) == 6
         ```
     """
-    if isinstance(ratios, str) or not isinstance(ratios, Iterable):
-        raise TypeError(f"ratios must be a sequence with a ratio (or range) per view, got {ratios!r}")
-    ratios = list(ratios)
-    if len(ratios) < 2:
-        raise ValueError(f"ratios must give a ratio (or range) for each of at least 2 views, got {ratios!r}")
+    ratios = check_view_ratios(ratios)
     augment = SimCLRBatchAugment(size, views=len(ratios), compile=compile, dtype=dtype, generator=generator)
     sigma = highpass_sigma if highpass else None
     if mask:

@@ -7,7 +7,7 @@ mistake without reading the library.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -79,6 +79,17 @@ def check_generator(generator: object) -> torch.Generator | None:
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     return generator
+
+
+def check_view_ratios(ratios: object) -> list:
+    """Validate one masking ratio (or range) per view, for at least 2 views; returned as a list
+    (any iterable is taken; each ratio is checked where its mask is made)."""
+    if isinstance(ratios, str) or not isinstance(ratios, Iterable):
+        raise TypeError(f"ratios must be a sequence with a ratio (or range) per view, got {ratios!r}")
+    ratios = list(ratios)
+    if len(ratios) < 2:
+        raise ValueError(f"ratios must give a ratio (or range) for each of at least 2 views, got {ratios!r}")
+    return ratios
 
 
 def normalize_dims(name: str, dims: int | Sequence[int], ndim: int, shape: Sequence[int]) -> tuple[int, ...]:

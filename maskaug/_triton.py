@@ -39,6 +39,7 @@ from contextlib import nullcontext
 
 import torch
 
+from maskaug import _random
 from maskaug._gaussian import _kernel_size, gaussian_kernel
 
 try:
@@ -99,8 +100,7 @@ def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.
 
     The kernel joins their bit patterns (each under 2**30, 24 random bits) into one Philox seed.
     """
-    source = device if generator is None else generator.device
-    return torch.rand(2, generator=generator, device=source, dtype=torch.float32).to(device)
+    return _random.rand((2,), generator=generator, device=device, dtype=torch.float32)
 
 
 def on_device(x: torch.Tensor):

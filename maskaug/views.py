@@ -7,12 +7,13 @@ every view at different strengths (asymmetric branches), and a loss on every pai
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from maskaug._checks import check_view_ratios
 from maskaug.policy import MSCNMask
 
 View = Callable[[torch.Tensor], torch.Tensor]
@@ -136,11 +137,7 @@ def mscn_views(
         assert len(out) == 4 and len(views.pairs) == 6
         ```
     """
-    if isinstance(ratios, str) or not isinstance(ratios, Iterable):
-        raise TypeError(f"ratios must be a sequence with a ratio (or range) per view, got {ratios!r}")
-    ratios = list(ratios)
-    if len(ratios) < 2:
-        raise ValueError(f"ratios must give a ratio (or range) for each of at least 2 views, got {ratios!r}")
+    ratios = check_view_ratios(ratios)
     masks = [MSCNMask(ratio=r, generator=generator, **mask_options) for r in ratios]
     if augment is None or share_augment:
         return MultiView(masks, shared=augment)
