@@ -21,7 +21,9 @@ output.
 Where the mask is set, the kernel writes noise (Philox, generated in registers, never stored, and
 only for tiles with a masked element; four normals per draw, `_normals`) or a constant. The mask
 is read either as a tensor of ``x``'s shape, or (for `MSCNMask`) computed in the kernel from the
-drawn cells of each plane and its box, so the element mask is never written.
+drawn cells of each plane and its box, so the element mask is never written. A stripe reads each
+of its rows of cells once, as the bits of an int32 where the row has at most 32 cells; an element
+then tests a bit, where it would otherwise load its cell's byte.
 
 The noise seed is two float32 uniforms drawn from the caller's ``torch.Generator`` (`draw_seed`,
 or two columns of `MSCNMask`'s uniforms), whose bits the kernel reads: there is no host
@@ -130,29 +132,41 @@ if triton is not None:
 
     @triton.jit
     def _reflect(index, length):
-        """Reflect ``index`` once at both ends of ``[0, length)``, then clamp it there (for rows nobody keeps)."""
-        index = tl.where(index < 0, -index, index)
-        index = tl.where(index >= length, 2 * (length - 1) - index, index)
-        return tl.minimum(tl.maximum(index, 0), length - 1)
+        """Reflect ``index`` once at both ends of ``[0, length)``, then clamp it there (for rows nobody keeps).
+
+        For ``index`` in ``(-length, 2 * length - 1)``: ``|index|``, or its mirror at the far end where
+        that is smaller; at least 0.
+        """
+        index = tl.abs(index)
+        return tl.maximum(tl.minimum(index, 2 * (length - 1) - index), 0)
 
     @triton.jit
     def _plane_mask(
-        plane, rows, cells_ptr, start_ptr, extent_ptr, focal_ptr,
-        channels, cell_channels, box_channels, grid_h, grid_w, cell_h, FOCAL: tl.constexpr,
+        plane, rows, height, cells_ptr, start_ptr, extent_ptr, focal_ptr,
+        channels, cell_channels, box_channels, grid_h, grid_w, cell_h, MASK: tl.constexpr, FOCAL: tl.constexpr,
     ):
-        """Where a plane's drawn mask lives: its rows of cells, and its box (``focal`` says if it has one)."""
+        """Where a plane's drawn mask lives, for the ``(R, 1)`` ``rows`` of a stripe: its rows of cells
+        (``MASK`` 2: pointers to them; 3: their cells as the bits of one int32 per row) and its box
+        (``focal`` says if it has one; 32-bit corners)."""
         # the plane's sample and channel; cells and boxes shared by the channels are stored once
         sample = plane // channels
         channel = plane % channels
         cell_plane = sample * cell_channels + channel % cell_channels
         cell_rows = cells_ptr + cell_plane * grid_h * grid_w + (rows // cell_h) * grid_w
+        if MASK == 3:
+            # bit j of a row's word is cell j of the row: a tile then tests a bit per element where
+            # it would gather a byte (rows past the plane get no bits)
+            j = tl.arange(0, 32)[None, :]
+            bits = tl.load(cell_rows + j, mask=(j < grid_w) & (rows < height), other=0).to(tl.int32)
+            cell_rows = tl.sum(bits << j, axis=1)[:, None]
         focal = False
         top, left, bottom, right = 0, 0, 0, 0
         if FOCAL:
             focal = tl.load(focal_ptr + sample) != 0
             corner = start_ptr + (sample * box_channels + channel % box_channels) * 2
-            top, left = tl.load(corner), tl.load(corner + 1)
-            bottom, right = top + tl.load(extent_ptr + sample * 2), left + tl.load(extent_ptr + sample * 2 + 1)
+            top, left = tl.load(corner).to(tl.int32), tl.load(corner + 1).to(tl.int32)
+            bottom = top + tl.load(extent_ptr + sample * 2).to(tl.int32)
+            right = left + tl.load(extent_ptr + sample * 2 + 1).to(tl.int32)
         return cell_rows, focal, top, left, bottom, right
 
     @triton.jit
@@ -197,11 +211,12 @@ if triton is not None:
 
     @triton.jit
     def _mask_fill(
-        result, rows, first, cols, row_starts, inside, mask_ptr, cell_rows, cell_w_inverse, focal, top, left, bottom,
-        right, seed, fill_scale, fill_value,
+        result, rows, first, cols, width, row_starts, inside, mask_ptr, cell_rows, cell_w_inverse, focal, top, left,
+        bottom, right, seed, fill_scale, fill_value,
         MASK: tl.constexpr, FOCAL: tl.constexpr, NOISE: tl.constexpr, INVERT: tl.constexpr,
     ):
-        """``result`` with the fill where the mask is set (``MASK`` 1: a dense mask; 2: cells and box).
+        """``result`` with the fill where the mask is set (``MASK`` 1: a dense mask; 2 and 3: cells
+        (`_plane_mask`'s ``cell_rows``) and box).
 
         ``result`` is the tile of ``rows`` (``(R, 1)``) and ``cols`` (``(1, C)``, from ``first``),
         ``row_starts`` the offsets of its rows' first elements in ``x``.
@@ -214,9 +229,15 @@ if triton is not None:
             hit = tl.load(mask_ptr + row_starts + cols, mask=inside, other=0) != 0
         else:
             column_cells = ((cols.to(tl.float32) + 0.5) * cell_w_inverse).to(tl.int32)
-            hit = tl.load(cell_rows + column_cells, mask=inside, other=0) != 0
+            if MASK == 2:
+                hit = tl.load(cell_rows + column_cells, mask=inside, other=0) != 0
+            else:
+                # a column's bit (none past the width, where a shift could reach 32)
+                bit = tl.where(cols < width, 1 << tl.minimum(column_cells, 31), 0)
+                hit = (cell_rows & bit) != 0
             if FOCAL:
-                in_box = (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)
+                # a row test and a column test, then one and per element
+                in_box = ((rows >= top) & (rows < bottom)) & ((cols >= left) & (cols < right))
                 if INVERT:
                     in_box = ~in_box
                 hit = tl.where(focal, in_box, hit)
@@ -298,8 +319,8 @@ if triton is not None:
                 first += VW
             tl.debug_barrier()  # the scratch holds the stripe's vertical blur, for every thread to read
         cell_rows, focal, top, left, bottom, right = _plane_mask(
-            plane, rows, cells_ptr, start_ptr, extent_ptr, focal_ptr,
-            channels, cell_channels, box_channels, grid_h, grid_w, cell_h, FOCAL,
+            plane, rows, height, cells_ptr, start_ptr, extent_ptr, focal_ptr,
+            channels, cell_channels, box_channels, grid_h, grid_w, cell_h, MASK, FOCAL,
         )
         # a tile of HB blocks of HC neighbouring columns
         blocks = tl.arange(0, HB)[None, :] * HC
@@ -324,8 +345,8 @@ if triton is not None:
                 result -= tl.reshape(_stack(sums, HC_LEVELS), (TR, HB * HC))
             if MASK != 0:
                 result = _mask_fill(
-                    result, rows, first, cols, row_starts, inside, mask_ptr, cell_rows, cell_w_inverse, focal, top,
-                    left, bottom, right, seed, fill_scale, fill_value, MASK, FOCAL, NOISE, INVERT,
+                    result, rows, first, cols, width, row_starts, inside, mask_ptr, cell_rows, cell_w_inverse, focal,
+                    top, left, bottom, right, seed, fill_scale, fill_value, MASK, FOCAL, NOISE, INVERT,
                 )
             tl.store(out_ptr + row_starts + cols, result.to(out_ptr.dtype.element_ty), mask=inside)
             first += HB * HC
@@ -426,10 +447,11 @@ if triton is not None:
         ``taps``: the high-pass's Gaussian taps (`_taps`), none to skip it.
         ``mask_mode`` 0: no mask; 1: ``mask``, bool of ``x``'s shape; 2: the mask of `pack`'s
         tensors, ``cells`` (``grid_h x grid_w`` per plane) of ``cell_h x cell_w`` elements and,
-        with ``boxes``, ``start``, ``extent`` and ``focal``. ``seed``: float32, on ``x``'s device,
-        whose first two elements in memory are uniforms (`draw_seed`; read when ``noise``). Tensors a mode does not use are never read: any tensor
-        (``x``) stands in for them. This is the traced form of `_launch`, for
-        ``torch.compile``; eager calls launch directly.
+        with ``boxes``, ``start``, ``extent`` and ``focal``; 3: the same, read as a word of bits
+        per row of cells (``grid_w`` at most 32). ``seed``: float32, on ``x``'s device, whose
+        first two elements in memory are uniforms (`draw_seed`; read when ``noise``). Tensors a
+        mode does not use are never read: any tensor (``x``) stands in for them. This is the
+        traced form of `_launch`, for ``torch.compile``; eager calls launch directly.
         """
         return _launch(
             wrap_triton, x, taps, mask, cells, start, extent, focal, seed, mask_mode, boxes, noise, invert,
@@ -499,7 +521,8 @@ def fused(
         cells, packed_start, packed_extent, packed_focal, *shares = pack(drawn, x)
         if packed_start is not None:
             start, extent, focal = packed_start, packed_extent, packed_focal
-        mode, grid, cell = 2, cells.shape[-2:], drawn.cells
+        grid, cell = cells.shape[-2:], drawn.cells
+        mode = 3 if grid[1] <= 32 else 2  # a row of at most 32 cells fits the bits of an int32
     elif mask is not None:
         dense, mode = mask.to(x.device).expand(x.shape).contiguous(), 1
     boxes = drawn is not None and drawn.focal is not None

@@ -123,6 +123,30 @@ def test_kernel_settings_compute_the_same_output(device, setting, monkeypatch):
     assert torch.equal(got[mask], expected[mask])  # the same noise wherever it is drawn
 
 
+@pytest.mark.parametrize("setting", tune.SETTINGS[2:], ids=tune.describe)
+def test_kernel_settings_compute_the_same_drawn_mask(device, setting, monkeypatch):
+    # cells read as bits and boxes, in each tile shape the tuner times
+    x = torch.randn(2, 3, 37, 70, generator=torch.Generator().manual_seed(0)).to(device)
+    drawn = MSCNMask(layout="b c h w", cell=(8, 7), focal_prob=0.5, generator=gen(3, device))._draw(x.shape, device)
+    expected = _triton.fused(x, sigma=1.5, drawn=drawn, generator=gen(4, device))
+    for name, value in setting.items():
+        monkeypatch.setattr(_triton, name, value)
+    got = _triton.fused(x, sigma=1.5, drawn=drawn, generator=gen(4, device))
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
+    mask = _render(drawn).expand(x.shape)
+    assert mask.any() and torch.equal(got[mask], expected[mask])
+
+
+def test_tuner_times_both_calls_and_keeps_the_defaults(device, tmp_path):
+    defaults = (_triton.TILE, _triton.WARPS, _triton.REGISTERS, _triton.PROGRAMS_PER_SM)
+    result = tune.main(["--device", str(device), "--batch", "1", "--size", "40", "--dtypes", "float32",
+                        "--repeats", "1", "--warmup", "0", "--settings", "2", "--out", str(tmp_path / "tune.json")])
+    timed = [(row["call"], row["setting"]) for row in result["rows"] if "median_ms" in row and "call" in row]
+    assert timed == [(call, tune.describe(s)) for s in tune.SETTINGS[:2] for call in tune.CALLS]
+    assert result["best"]["call"] == "MSCNMask" and result["best"]["setting"] in tune.SETTINGS[:2]
+    assert (_triton.TILE, _triton.WARPS, _triton.REGISTERS, _triton.PROGRAMS_PER_SM) == defaults
+
+
 def test_noise_seed_is_the_bits_of_two_uniforms(device):
     x = torch.randn(2, 2, 20, 24, generator=torch.Generator().manual_seed(0)).to(device)
     mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(1)).to(device) < 0.5
@@ -228,11 +252,8 @@ POLICIES = {
 LAYOUTS = {"b c h w": (4, 3, 30, 70), "c h w": (3, 33, 40), "b h w": (3, 20, 24), "h w": (36, 65)}
 
 
-@pytest.mark.parametrize("policy", POLICIES)
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_mask_computed_in_the_kernel_is_the_drawn_mask(device, policy, layout):
-    shape = LAYOUTS[layout]
-    module = MSCNMask(layout=layout, cell=(8, 7), highpass_sigma=None, generator=gen(4, device), **POLICIES[policy])
+def _check_mask_in_kernel(device, layout, shape, cell, settings):
+    module = MSCNMask(layout=layout, cell=cell, highpass_sigma=None, generator=gen(4, device), **settings)
     drawn = module._draw(shape, device)
     assert _triton.packs(drawn.geo, torch.empty(shape))
     x = torch.rand(shape, device=device)
@@ -243,6 +264,24 @@ def test_mask_computed_in_the_kernel_is_the_drawn_mask(device, policy, layout):
     packed = _triton.fused(x, sigma=2.0, drawn=drawn, noise_std=0.5, generator=gen(9, device))
     dense = _triton.fused(x, sigma=2.0, mask=mask, noise_std=0.5, generator=gen(9, device))
     assert torch.equal(packed, dense)
+    return drawn
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_mask_computed_in_the_kernel_is_the_drawn_mask(device, policy, layout):
+    drawn = _check_mask_in_kernel(device, layout, LAYOUTS[layout], (8, 7), POLICIES[policy])
+    assert drawn.grid.shape[-1] <= 32  # a row of cells is read as the bits of a word
+
+
+@pytest.mark.parametrize("policy", ["mixed", "inverted focal"])
+@pytest.mark.parametrize(("layout", "shape", "row_cells"), [
+    ("b c h w", (4, 3, 30, 70), 35), ("h w", (36, 65), 33),  # read cell by cell
+    ("b c h w", (2, 3, 12, 64), 32),  # the last bit of a word is its sign bit
+])
+def test_rows_of_many_cells(device, policy, layout, shape, row_cells):
+    drawn = _check_mask_in_kernel(device, layout, shape, (3, 2), POLICIES[policy])
+    assert drawn.grid.shape[-1] == row_cells
 
 
 def _drawn_both_ways(module: MSCNMask, shape, u_of):

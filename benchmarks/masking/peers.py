@@ -253,7 +253,7 @@ def run(args: argparse.Namespace) -> dict:
         "device_type": device.type,
         "torch": torch.__version__,
         "maskaug": maskaug.__version__,
-        "fused_path": _triton.usable(torch.empty(1, device=device)),
+        "fused_path": _triton.runs_on(device),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python -m benchmarks.masking.peers " + shlex.join(sys.argv[1:]),
         "repeats": args.repeats,
