@@ -7,7 +7,8 @@
 #      draw kernel against the torch draw, torch.compile, and masks made without a host
 #      synchronization (tests/triton_cases.py, tests/test_cuda_sync.py);
 #   4. the kernel's tile shapes, warps, register caps and programs per multiprocessor against the
-#      memory floor (benchmarks/masking/tune.py).
+#      memory floor, with an element mask and with MSCNMask's drawn mask (benchmarks/masking/tune.py;
+#      benchmarks/masking/kernel_cost.py counts the same settings' instructions on any machine).
 # kornia is not on the GPU machines' image: carry its wheel (and kornia_rs) or its row says it is
 # missing. Run from the repository root; results go to $OUT (default benchmarks/masking/results):
 #   OUT=/tmp/out bash benchmarks/masking/device_check.sh
