@@ -66,6 +66,8 @@ PROGRAMS_PER_SM = None
 REGISTERS = 128
 #: The largest kernel radius the fused kernel filters (sigma 10.6 with the full Gaussian).
 MAX_RADIUS = 32
+#: The most cells in a row of a drawn mask that the kernel reads as the bits of one int32.
+ROW_BITS = 32
 
 _DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
@@ -132,11 +134,8 @@ if triton is not None:
 
     @triton.jit
     def _reflect(index, length):
-        """Reflect ``index`` once at both ends of ``[0, length)``, then clamp it there (for rows nobody keeps).
-
-        For ``index`` in ``(-length, 2 * length - 1)``: ``|index|``, or its mirror at the far end where
-        that is smaller; at least 0.
-        """
+        """Reflect ``index`` once at both ends of ``[0, length)`` (``|index|``, or its mirror at the far
+        end where that is smaller), then clamp it at 0 (for rows nobody keeps)."""
         index = tl.abs(index)
         return tl.maximum(tl.minimum(index, 2 * (length - 1) - index), 0)
 
@@ -145,20 +144,22 @@ if triton is not None:
         plane, rows, height, cells_ptr, start_ptr, extent_ptr, focal_ptr,
         channels, cell_channels, box_channels, grid_h, grid_w, cell_h, MASK: tl.constexpr, FOCAL: tl.constexpr,
     ):
-        """Where a plane's drawn mask lives, for the ``(R, 1)`` ``rows`` of a stripe: its rows of cells
-        (``MASK`` 2: pointers to them; 3: their cells as the bits of one int32 per row) and its box
-        (``focal`` says if it has one; 32-bit corners)."""
-        # the plane's sample and channel; cells and boxes shared by the channels are stored once
+        """Where the drawn mask of plane ``plane`` (an int32 index) lives, for the ``(R, 1)`` ``rows``
+        of a stripe: pointers to its rows of cells; with ``MASK`` 3, their cells as the bits of one
+        int32 per row (0 otherwise); and its box (``focal`` says if it has one; 32-bit corners)."""
+        # the plane's sample and channel (32-bit divisions); cells and boxes shared by the channels
+        # are stored once
         sample = plane // channels
         channel = plane % channels
-        cell_plane = sample * cell_channels + channel % cell_channels
+        cell_plane = (sample * cell_channels + channel % cell_channels).to(tl.int64)
         cell_rows = cells_ptr + cell_plane * grid_h * grid_w + (rows // cell_h) * grid_w
+        row_bits = 0
         if MASK == 3:
             # bit j of a row's word is cell j of the row: a tile then tests a bit per element where
             # it would gather a byte (rows past the plane get no bits)
             j = tl.arange(0, 32)[None, :]
             bits = tl.load(cell_rows + j, mask=(j < grid_w) & (rows < height), other=0).to(tl.int32)
-            cell_rows = tl.sum(bits << j, axis=1)[:, None]
+            row_bits = tl.sum(bits << j, axis=1)[:, None]
         focal = False
         top, left, bottom, right = 0, 0, 0, 0
         if FOCAL:
@@ -167,7 +168,7 @@ if triton is not None:
             top, left = tl.load(corner).to(tl.int32), tl.load(corner + 1).to(tl.int32)
             bottom = top + tl.load(extent_ptr + sample * 2).to(tl.int32)
             right = left + tl.load(extent_ptr + sample * 2 + 1).to(tl.int32)
-        return cell_rows, focal, top, left, bottom, right
+        return cell_rows, row_bits, focal, top, left, bottom, right
 
     @triton.jit
     def _normals(seed, counters):
@@ -211,12 +212,12 @@ if triton is not None:
 
     @triton.jit
     def _mask_fill(
-        result, rows, first, cols, width, row_starts, inside, mask_ptr, cell_rows, cell_w_inverse, focal, top, left,
-        bottom, right, seed, fill_scale, fill_value,
+        result, rows, first, cols, width, row_starts, inside, mask_ptr, cell_rows, row_bits, cell_w_inverse, focal,
+        top, left, bottom, right, seed, fill_scale, fill_value,
         MASK: tl.constexpr, FOCAL: tl.constexpr, NOISE: tl.constexpr, INVERT: tl.constexpr,
     ):
-        """``result`` with the fill where the mask is set (``MASK`` 1: a dense mask; 2 and 3: cells
-        (`_plane_mask`'s ``cell_rows``) and box).
+        """``result`` with the fill where the mask is set (``MASK`` 1: a dense mask; 2: cells read from
+        `_plane_mask`'s ``cell_rows``, 3: from its ``row_bits``; and boxes).
 
         ``result`` is the tile of ``rows`` (``(R, 1)``) and ``cols`` (``(1, C)``, from ``first``),
         ``row_starts`` the offsets of its rows' first elements in ``x``.
@@ -234,7 +235,7 @@ if triton is not None:
             else:
                 # a column's bit (none past the width, where a shift could reach 32)
                 bit = tl.where(cols < width, 1 << tl.minimum(column_cells, 31), 0)
-                hit = (cell_rows & bit) != 0
+                hit = (row_bits & bit) != 0
             if FOCAL:
                 # a row test and a column test, then one and per element
                 in_box = ((rows >= top) & (rows < bottom)) & ((cols >= left) & (cols < right))
@@ -292,7 +293,8 @@ if triton is not None:
         TR_LEVELS: tl.constexpr, HC_LEVELS: tl.constexpr,
     ):
         """One stripe of ``TR`` rows (``local``: ``arange(TR)``), with the program's scratch ``slot``."""
-        plane = (stripe // stripes).to(tl.int64)
+        plane_index = stripe // stripes
+        plane = plane_index.to(tl.int64)
         first_row = (stripe % stripes) * TR
         rows = first_row + local[:, None]
         base = plane * height * width
@@ -318,8 +320,8 @@ if triton is not None:
                 tl.store(slot + mirror * TR + local[None, :], blur, mask=right)
                 first += VW
             tl.debug_barrier()  # the scratch holds the stripe's vertical blur, for every thread to read
-        cell_rows, focal, top, left, bottom, right = _plane_mask(
-            plane, rows, height, cells_ptr, start_ptr, extent_ptr, focal_ptr,
+        cell_rows, row_bits, focal, top, left, bottom, right = _plane_mask(
+            plane_index, rows, height, cells_ptr, start_ptr, extent_ptr, focal_ptr,
             channels, cell_channels, box_channels, grid_h, grid_w, cell_h, MASK, FOCAL,
         )
         # a tile of HB blocks of HC neighbouring columns
@@ -345,8 +347,9 @@ if triton is not None:
                 result -= tl.reshape(_stack(sums, HC_LEVELS), (TR, HB * HC))
             if MASK != 0:
                 result = _mask_fill(
-                    result, rows, first, cols, width, row_starts, inside, mask_ptr, cell_rows, cell_w_inverse, focal,
-                    top, left, bottom, right, seed, fill_scale, fill_value, MASK, FOCAL, NOISE, INVERT,
+                    result, rows, first, cols, width, row_starts, inside, mask_ptr, cell_rows, row_bits,
+                    cell_w_inverse, focal, top, left, bottom, right, seed, fill_scale, fill_value, MASK, FOCAL, NOISE,
+                    INVERT,
                 )
             tl.store(out_ptr + row_starts + cols, result.to(out_ptr.dtype.element_ty), mask=inside)
             first += HB * HC
@@ -459,6 +462,12 @@ if triton is not None:
         )
 
 
+def cell_mode(grid_w: int) -> int:
+    """The kernel's mask mode for drawn cells in rows of ``grid_w`` (`highpass_fill`): 3, a row read
+    as the bits of an int32, where it has at most `ROW_BITS` cells; 2, cell by cell, beyond."""
+    return 3 if grid_w <= ROW_BITS else 2
+
+
 def packs(geo, x: torch.Tensor) -> bool:
     """Whether the kernel can compute the mask of a draw of geometry ``geo`` (a
     ``maskaug.masks._Geometry``) itself (see `pack`)."""
@@ -522,7 +531,7 @@ def fused(
         if packed_start is not None:
             start, extent, focal = packed_start, packed_extent, packed_focal
         grid, cell = cells.shape[-2:], drawn.cells
-        mode = 3 if grid[1] <= 32 else 2  # a row of at most 32 cells fits the bits of an int32
+        mode = cell_mode(grid[1])
     elif mask is not None:
         dense, mode = mask.to(x.device).expand(x.shape).contiguous(), 1
     boxes = drawn is not None and drawn.focal is not None

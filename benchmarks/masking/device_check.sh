@@ -7,8 +7,9 @@
 #      draw kernel against the torch draw, torch.compile, and masks made without a host
 #      synchronization (tests/triton_cases.py, tests/test_cuda_sync.py);
 #   4. the kernel's tile shapes, warps, register caps and programs per multiprocessor against the
-#      memory floor, with an element mask and with MSCNMask's drawn mask (benchmarks/masking/tune.py;
-#      benchmarks/masking/kernel_cost.py counts the same settings' instructions on any machine).
+#      memory floor, with an element mask and with MSCNMask's drawn mask, in float32 (each setting
+#      compiles per call and dtype; benchmarks/masking/tune.py. benchmarks/masking/kernel_cost.py
+#      counts the same settings' instructions on any machine).
 # kornia is not on the GPU machines' image: carry its wheel (and kornia_rs) or its row says it is
 # missing. Run from the repository root; results go to $OUT (default benchmarks/masking/results):
 #   OUT=/tmp/out bash benchmarks/masking/device_check.sh
@@ -27,7 +28,7 @@ status=0
 "$python" -m pytest -q -p no:cacheprovider tests/triton_cases.py tests/test_cuda_sync.py --device "$device" 2>&1 \
     | tee "$out/triton-$device.log" || status=1
 if [[ $device == cuda* ]]; then
-    "$python" -m benchmarks.masking.tune --device "$device" --out "$out/tune-$device.json" 2>&1 \
+    "$python" -m benchmarks.masking.tune --device "$device" --dtypes float32 --out "$out/tune-$device.json" 2>&1 \
         | tee "$out/tune-$device.log" || status=1
 fi
 exit $status
