@@ -474,11 +474,10 @@ def packs(geo, x: torch.Tensor) -> bool:
     return len(geo.masked) == 2 and geo.order == list(range(x.ndim))
 
 
-def pack(drawn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None,
-                                           torch.Tensor | None, int, int]:
+def pack(drawn) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, int, int]:
     """A drawn mask (a ``maskaug.masks._Drawn``) as the kernel reads it: its own tensors, contiguous.
 
-    The kernel computes the mask of a plane from its cells and box when ``x``'s axes are the
+    The kernel computes the mask of a plane from its cells and box when the input's axes are the
     sample axes, then the channel axis (if any), then the two masked axes, in that order
     (`packs`). Cells and box corners shared by the channels of a sample are stored once; the
     kernel finds them from the plane's sample and channel.
@@ -527,7 +526,7 @@ def fused(
     # x stands in for the tensors a mode never reads
     dense, cells, start, extent, focal, mode, grid, cell, shares = x, x, x, x, x, 0, (1, 1), (1, 1), (1, 1)
     if drawn is not None:
-        cells, packed_start, packed_extent, packed_focal, *shares = pack(drawn, x)
+        cells, packed_start, packed_extent, packed_focal, *shares = pack(drawn)
         if packed_start is not None:
             start, extent, focal = packed_start, packed_extent, packed_focal
         grid, cell = cells.shape[-2:], drawn.cells

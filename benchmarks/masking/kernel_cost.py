@@ -88,7 +88,7 @@ def launch(call: Call, shape: tuple[int, ...], seed: int = 0) -> Launch:
         return Launch({"MASK": 1, "FOCAL": False, "NOISE": True, "INVERT": False}, unused, mask)
     module = MSCNMask(layout="b c h w", generator=generator)
     drawn = module._draw(shape, torch.device("cpu"))
-    cells, _, _, _, cell_channels, box_channels = _triton.pack(drawn, None)
+    cells, _, _, _, cell_channels, box_channels = _triton.pack(drawn)
     grid_h, grid_w = cells.shape[-2:]
     constants = {"MASK": _triton.cell_mode(grid_w), "FOCAL": drawn.focal is not None,
                  "NOISE": module.fill == "noise", "INVERT": bool(drawn.invert)}
