@@ -157,7 +157,7 @@ if triton is not None:
         if MASK == 3:
             # bit j of a row's word is cell j of the row: a tile then tests a bit per element where
             # it would gather a byte (rows past the plane get no bits)
-            j = tl.arange(0, 32)[None, :]
+            j = tl.arange(0, 32)[None, :]  # ROW_BITS cells
             bits = tl.load(cell_rows + j, mask=(j < grid_w) & (rows < height), other=0).to(tl.int32)
             row_bits = tl.sum(bits << j, axis=1)[:, None]
         focal = False
