@@ -543,7 +543,7 @@ def _fill(
         - mask: broadcastable to ``x.shape``.
         - output: ``x.shape``.
     """
-    if _triton.usable(x) and x.ndim >= 2:
+    if _triton.usable(x):  # (two axes at least)
         return _triton.fused(x, sigma=None, mask=mask, fill=fill, noise_std=noise_std, value=value, generator=generator)
     if fill == "noise" and x.device.type == "cpu" and not torch.compiler.is_compiling():
         # On the CPU a data-dependent size costs no synchronization: draw noise only where needed.

@@ -4,15 +4,16 @@ One run times, on an image batch (default ``256x3x224x224`` on a GPU, ``64x3x224
 more than its caches hold) in float32 and bfloat16: ``x.clone()`` (the memory floor), maskaug
 ``highpass`` and ``MSCNMask`` (on the fused Triton path where it runs, and on the pure-torch
 path), a grouped separable ``conv2d`` high-pass (k=31, the targets' peer), torchvision
-``gaussian_blur`` (k=31) as a high-pass, kornia ``RandomErasing``, timm ``RandomErasing(mode="pixel")``,
-torchvision v2 ``RandomErasing`` (a per-sample loop: it draws one box per call); and on a
+``gaussian_blur`` (k=31) as a high-pass, kornia ``RandomErasing``, timm
+``RandomErasing(mode="pixel")``, torchvision v2 ``RandomErasing`` (a per-sample loop: it draws one
+box per call); and on a
 spectrogram batch (``256x1x128x1000`` on a GPU) maskaug in the ``b c f t`` layout against
 torchaudio ``FrequencyMasking`` + ``TimeMasking`` with ``iid_masks=True``.
 
 Medians of ``--repeats`` timed calls after ``--warmup`` untimed ones; CUDA events on a GPU,
 ``perf_counter`` around a synchronized call on a CPU. On a GPU each row is also timed back to
-back: the median (and range) of 5 windows of ``--repeats`` calls. Prints a table with ratios to the floor and
-the targets, and writes JSON. Peers that are not installed are reported as missing.
+back: the median (and range) of 5 windows of ``--repeats`` calls. Prints a table with ratios to
+the floor and the targets, and writes JSON. Peers that are not installed are reported as missing.
 
 Run from the repository root::
 
