@@ -34,6 +34,7 @@ from maskaug.siamese import (
     set_rng_state,
 )
 from maskaug.siamese import distributed as D
+from maskaug.siamese.trainer import _non_finite_gradients
 
 from .common import (
     load_pretrained_backbone,
@@ -194,15 +195,19 @@ def _build(
 
 
 def _resume(
-    checkpoint: Path, settings: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer, *, env: DistEnv
+    checkpoint: Path, settings: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer, *, env: DistEnv,
+    size: tuple[int, int] | None = None,
 ) -> tuple[int, int, int]:
     """Restore the model, the optimizer and this rank's RNG states from ``checkpoint``.
+
+    ``size``: the run's ``(training images, steps per epoch)``, checked against the checkpoint's
+    (checkpoints of earlier versions hold none).
 
     Returns:
         ``(step, epoch, batch_in_epoch)`` of the checkpoint.
 
     Raises:
-        ConfigMismatchError: The checkpoint was written with other settings.
+        ConfigMismatchError: The checkpoint was written with other settings or another training set size.
     """
     # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights to the device
     state = load_checkpoint(checkpoint, map_location="cpu")
@@ -213,11 +218,25 @@ def _resume(
             f"({ {k: state['settings'].get(k) for k in differing} } now { {k: settings[k] for k in differing} }); "
             "use another --out or --no-resume"
         )
+    saved = state.get("size")
+    if size is not None and saved is not None and tuple(saved) != tuple(size):
+        raise ConfigMismatchError(
+            f"cannot resume {checkpoint}: it was written for {saved[0]} training images ({saved[1]} steps per "
+            f"epoch), now {size[0]} ({size[1]}); use another --out or --no-resume"
+        )
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     if state["world_size"] == env.world_size:
         set_rng_state(state["rng"][env.rank])
     return state["step"], state["epoch"], state["batch_in_epoch"]
+
+
+def _finished(checkpoint: Path, results: Path, settings: dict[str, Any]) -> bool:
+    """Whether ``checkpoint`` ends a run of these ``settings`` whose ``results`` are written."""
+    if not (results.is_file() and checkpoint.is_file()):
+        return False
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    return state["settings"] == settings and state["epoch"] >= settings["epochs"]
 
 
 def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
@@ -229,10 +248,14 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     out: Path = args.out
     checkpoint = out / CHECKPOINT_NAME
     afresh = start_afresh_if_asked(args.no_resume, [checkpoint, out / RESULTS_NAME], env, args.mode)
-    train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
-                             progress=not args.no_progress)
     backbone, pretrained = load_pretrained_backbone(args.pretrained)
     settings = _settings(args, preset, pretrained, env.world_size)
+    if not afresh and _finished(checkpoint, out / RESULTS_NAME, settings):  # before the data is scanned
+        if env.is_main:
+            print(f"{args.mode}: already finished; results in {out / RESULTS_NAME}", flush=True)
+        return json.loads((out / RESULTS_NAME).read_text())
+    train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
+                             progress=not args.no_progress)
     samples = _training_samples(args, train)
     size = settings["image_size"]
     dataset = image.ImageFolderDataset(samples, image.classifier_train_transform(size))
@@ -254,11 +277,8 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
 
     step = epoch = batch_in_epoch = 0
     if not afresh and checkpoint.exists():
-        step, epoch, batch_in_epoch = _resume(checkpoint, settings, model, optimizer, env=env)
-        if epoch >= settings["epochs"] and (out / RESULTS_NAME).is_file():
-            if env.is_main:
-                print(f"{args.mode}: already finished; results in {out / RESULTS_NAME}", flush=True)
-            return json.loads((out / RESULTS_NAME).read_text())
+        step, epoch, batch_in_epoch = _resume(checkpoint, settings, model, optimizer, env=env,
+                                              size=(len(dataset), steps_per_epoch))
     if env.is_main and args.mode == "finetune" and args.subset_file is None:  # after the resume check passed
         write_subset_file(out / "subset.txt", samples, train.root)
 
@@ -267,8 +287,8 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
         if env.is_main:
             save_checkpoint(
                 checkpoint,
-                {"settings": settings, "world_size": env.world_size, "step": step, "epoch": epoch,
-                 "batch_in_epoch": batch_in_epoch, "model": model.state_dict(),
+                {"settings": settings, "size": (len(dataset), steps_per_epoch), "world_size": env.world_size,
+                 "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "model": model.state_dict(),
                  "optimizer": optimizer.state_dict(), "rng": rng},
             )
         D.barrier()
@@ -292,13 +312,19 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
                     loss = F.cross_entropy(net(x).float(), y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                # one collective: the loss, and whether a rank's gradients hold NaN or infinity;
+                # checked before the step, so that bad weights never reach a checkpoint
+                stats = D.all_sum(torch.stack([loss.detach(), _non_finite_gradients([optimizer], env.device)]))
+                loss_sum, bad_gradients = stats.tolist()
+                if not math.isfinite(loss_sum) or bad_gradients:
+                    what = "loss" if not math.isfinite(loss_sum) else "gradients (finite loss)"
+                    raise FloatingPointError(
+                        f"non-finite {what} at step {step + 1}, stopped before the optimizer step; "
+                        f"the last good checkpoint is {checkpoint}"
+                    )
                 optimizer.step()
                 step, batch_in_epoch = step + 1, batch_in_epoch + 1
-                mean_loss = D.all_sum(loss.detach()).item() / env.world_size
-                if not math.isfinite(mean_loss):
-                    raise FloatingPointError(
-                        f"non-finite loss at step {step}; the last good checkpoint is {checkpoint}"
-                    )
+                mean_loss = loss_sum / env.world_size
                 lr = settings["head_lr"] * factor
                 progress.update(settings["batch_size"], loss=mean_loss, lr=lr)
                 if step % args.log_every == 0:

@@ -306,9 +306,10 @@ class _Run:
             )
         return views
 
-    def _train_step(self, inputs: Any, labels: Tensor) -> Tensor:
+    def _train_step(self, inputs: Any, labels: Tensor) -> tuple[Tensor, list[float]]:
         """One optimizer step; returns its statistics summed over ranks: ``[loss, non-finite loss flag,
-        ce, correct, count, non-finite gradient flag]``."""
+        ce, correct, count, non-finite gradient flag]``, on the device and (read once, for the
+        non-finite check) on the host."""
         views = self._views(inputs)
         k, n = len(views), views[0].shape[0]
         pairs = self.pairs if self.pairs is not None else all_pairs(k)
@@ -359,8 +360,9 @@ class _Run:
                 ]
             )
         )
-        if stats[1].item() > 0 or stats[5].item() > 0:
-            what = "loss" if stats[1].item() > 0 else "gradients (finite loss)"
+        values = stats.tolist()  # the step's one host synchronization
+        if values[1] > 0 or values[5] > 0:
+            what = "loss" if values[1] > 0 else "gradients (finite loss)"
             raise NonFiniteLossError(
                 f"non-finite {what} at step {self.step + 1} (epoch {self.epoch}) on at least one rank; "
                 f"stopped every rank before the optimizer step; the last good checkpoint is {self.checkpoint_path}"
@@ -374,7 +376,7 @@ class _Run:
             ema_update(self.target.backbone, self.network.backbone, tau)
             ema_update(self.target.projector, self.network.projector, tau)
         self.last_lr, self.last_num_views = lr, k
-        return stats
+        return stats, values
 
     # ----------------------------------------------------------------- loop
     def _knn(self) -> float:
@@ -414,19 +416,19 @@ class _Run:
                 )
                 epoch_stats = torch.zeros(6, device=self.device)
                 for inputs, labels in loader:
-                    stats = self._train_step(inputs, torch.as_tensor(labels))
+                    stats, values = self._train_step(inputs, torch.as_tensor(labels))
                     self.step += 1
                     self.batch_in_epoch += 1
                     epoch_stats += stats
-                    loss = stats[0].item() / self.env.world_size
+                    loss = values[0] / self.env.world_size
                     final_loss = loss
                     progress.update(cfg.global_batch_size * self.last_num_views, loss=loss, lr=self.last_lr)
                     if self.step % cfg.log_every_steps == 0:
                         record = {"epoch": self.epoch, "loss": loss, "lr": self.last_lr, "views_per_s": progress.views_per_second}
                         if self.network.classifier is not None:
                             record.update(
-                                linear_loss=stats[2].item() / self.env.world_size,
-                                linear_top1=(stats[3] / stats[4]).item(),
+                                linear_loss=values[2] / self.env.world_size,
+                                linear_top1=values[3] / values[4],
                             )
                         log.write(record, step=self.step)
                     save = bool(cfg.checkpoint_every_steps) and self.step % cfg.checkpoint_every_steps == 0

@@ -109,6 +109,21 @@ def test_resume_keeps_the_rng_states_on_the_cpu(pretrained: Path, linear: Path) 
     assert torch.equal(model.head.weight, state["model"]["head.weight"])
 
 
+def test_resume_on_a_training_set_of_another_size_is_refused(pretrained: Path, linear: Path) -> None:
+    state = load_checkpoint(linear / "checkpoint.pt")
+    images, steps = state["size"]
+    backbone, _ = load_pretrained_backbone(pretrained)
+    cpu = DistEnv(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    model, _, optimizer = _build(state["settings"], backbone, 3, env=cpu, seed=0)
+    with torch.random.fork_rng(devices=[]):
+        with pytest.raises(ValueError, match=rf"written for {images} training images \({steps} steps per epoch\), "
+                                             rf"now {3 * images} \({3 * steps}\)"):
+            _resume(linear / "checkpoint.pt", state["settings"], model, optimizer, env=cpu,
+                    size=(3 * images, 3 * steps))
+        assert _resume(linear / "checkpoint.pt", state["settings"], model, optimizer, env=cpu,
+                       size=(images, steps)) == (state["step"], state["epoch"], state["batch_in_epoch"])
+
+
 def test_evaluation_leaves_the_global_rng_untouched() -> None:
     # --eval-every evaluates after the epoch-end checkpoint, whose RNG state a resumed run replays
     model = torch.nn.Linear(3, 4)
@@ -242,8 +257,42 @@ def test_a_finished_linear_run_exits_at_once(toy: Path, pretrained: Path, linear
     def evaluate(*args, **kwargs):
         raise AssertionError("a finished run evaluated again")
 
+    def load_splits(*args, **kwargs):
+        raise AssertionError("a finished run scanned the data again")
+
     monkeypatch.setattr(classify, "evaluate", evaluate)
+    monkeypatch.setattr(classify, "load_splits", load_splits)
     main(["linear", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(linear), "--preset", "tiny",
           "--no-progress"])
     assert (linear / "results.json").read_text() == results
     assert f"linear: already finished; results in {linear / 'results.json'}" in capsys.readouterr().out
+
+
+class _InfGrad(torch.autograd.Function):
+    """The identity whose backward pass overflows: a finite loss with infinite gradients."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * float("inf")
+
+
+def test_non_finite_gradients_stop_the_probe_before_the_step(toy: Path, pretrained: Path, tmp_path: Path,
+                                                            monkeypatch) -> None:
+    cross_entropy, calls = torch.nn.functional.cross_entropy, []
+
+    def overflowing_at_step_3(*args, **kwargs):
+        calls.append(1)
+        loss = cross_entropy(*args, **kwargs)
+        return _InfGrad.apply(loss) if len(calls) == 3 else loss
+
+    monkeypatch.setattr(classify.F, "cross_entropy", overflowing_at_step_3)
+    with pytest.raises(FloatingPointError, match=r"non-finite gradients \(finite loss\) at step 3, stopped before"):
+        main(["linear", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(tmp_path), "--preset",
+              "tiny", "--no-progress", "--checkpoint-every", "1"])
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] == 2
+    assert all(v.isfinite().all() for v in state["model"].values() if v.is_floating_point())
