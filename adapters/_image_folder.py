@@ -122,7 +122,7 @@ def scan_image_folder(
         expected = list(classes)
         repeated = sorted({c for c in expected if expected.count(c) > 1})
         if repeated:
-            raise ValueError(f"classes names {', '.join(repeated)} more than once")
+            raise ImageDataError(f"classes lists {', '.join(repeated)} more than once")
         missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
         if missing or extra:
             raise ImageDataError(

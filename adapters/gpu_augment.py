@@ -57,7 +57,14 @@ from torchvision.ops import roi_align
 from torchvision.transforms.v2 import functional as TF
 
 from maskaug import HighPass, MSCNMask
-from maskaug._checks import check_generator, check_nonnegative, check_probability, check_view_ratios
+from maskaug._checks import (
+    check_count,
+    check_generator,
+    check_nonnegative,
+    check_pair,
+    check_probability,
+    check_view_ratios,
+)
 from maskaug.views import MSCN_RATIOS, all_pairs
 
 __all__ = [
@@ -155,11 +162,7 @@ class ToCanvas(nn.Module):
 
     def __init__(self, canvas: int = 512) -> None:
         super().__init__()
-        if isinstance(canvas, bool) or not isinstance(canvas, int):
-            raise TypeError(f"canvas must be an int, got {canvas!r}")
-        if canvas < 1:
-            raise ValueError(f"canvas must be >= 1, got {canvas}")
-        self.canvas = canvas
+        self.canvas = check_count("canvas", canvas)
 
     def forward(self, image: Image.Image | Tensor) -> CanvasBatch:
         x = TF.pil_to_tensor(image.convert("RGB")) if isinstance(image, Image.Image) else image
@@ -207,24 +210,12 @@ def _uniform(bounds: tuple[float, float], shape: Sequence[int], generator: torch
     return low + (high - low) * _rand(shape, generator, device)
 
 
-def _check_pair(name: str, value: Sequence[float]) -> tuple[float, float]:
-    """A ``(low, high)`` pair of finite numbers with ``0 < low <= high``."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2 or any(
-        isinstance(v, bool) or not isinstance(v, (int, float)) for v in value
-    ):
-        raise TypeError(f"{name} must be a (low, high) pair of numbers, got {value!r}")
-    low, high = float(value[0]), float(value[1])
-    if not (math.isfinite(low) and math.isfinite(high)) or low > high or low <= 0:
-        raise ValueError(f"{name} must be finite with 0 < low <= high, got {value!r}")
-    return low, high
-
-
 def _check_cpu_range(what: str, values: Tensor, low: float, high: float, hint: str) -> None:
     """Refuse ``values`` outside ``[low, high]``, in one pass, on the CPU only (on a GPU reading
     the result would synchronize the host)."""
     if values.device.type == "cpu" and values.numel():
         least, most = (float(v) for v in torch.aminmax(values))
-        if least < low or most > high:
+        if not low <= least <= most <= high:  # (NaN fails every comparison)
             raise ValueError(f"{what} must lie in [{low}, {high}] {hint}, got values in [{least}, {most}]")
 
 
@@ -265,10 +256,9 @@ def sample_crop_boxes(
         assert boxes.shape == (8, 4) and bool((boxes[:, 0] + boxes[:, 2] <= 375).all())
         ```
     """
-    scale = _check_pair("scale", scale)
-    ratio = _check_pair("ratio", ratio)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        raise ValueError(f"attempts must be an int >= 1, got {attempts!r}")
+    scale = check_pair("scale", scale, low_open=True)
+    ratio = check_pair("ratio", ratio, low_open=True)
+    attempts = check_count("attempts", attempts)
     check_generator(generator)
     if not isinstance(sizes, Tensor) or sizes.ndim != 2 or sizes.shape[1] != 2:
         got = tuple(sizes.shape) if isinstance(sizes, Tensor) else type(sizes).__name__
@@ -340,8 +330,7 @@ def sample_jitter(
         assert factors.shape == order.shape == (8, 4) and bool((order.sort(1).values == torch.arange(4)).all())
         ```
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be an int >= 0, got {n!r}")
+    n = check_count("n", n, minimum=0)
     strengths = [check_nonnegative(name, v) for name, v in
                  (("brightness", brightness), ("contrast", contrast), ("saturation", saturation), ("hue", hue))]
     if strengths[3] > 0.5:
@@ -573,8 +562,8 @@ class SimCLRBatchAugment(nn.Module):
             jitter's many element-wise passes; worth it on CUDA).
         dtype: ``torch.float32`` or ``torch.float16`` for the work after the crop and the views
             (the crop itself samples in float32, where float16 would misplace its positions); half
-            precision halves the memory traffic, and its rounding (below 1/2000 on [0, 1]) stays
-            under the CPU path's uint8 rounding.
+            precision halves the bytes of the passes after the crop, and its rounding (below
+            1/2000 on [0, 1]) stays under the CPU path's uint8 rounding.
         generator: Source of randomness kept by the module; ``None`` uses torch's default
             generator. Keep it on the input's device to avoid host-to-device copies.
 
@@ -612,19 +601,16 @@ class SimCLRBatchAugment(nn.Module):
         if dtype not in (torch.float32, torch.float16):
             raise TypeError(f"dtype must be torch.float32 or torch.float16, got {dtype!r}")
         self.dtype = dtype
-        if isinstance(size, bool) or not isinstance(size, int) or size < 2:
-            raise ValueError(f"size must be an int >= 2 (the blur's 3 taps need 2 pixels), got {size!r}")
-        if isinstance(views, bool) or not isinstance(views, int) or views < 1:
-            raise ValueError(f"views must be an int >= 1, got {views!r}")
-        self.size, self.views = size, views
+        self.size = check_count("size", size, minimum=2, why="the blur's 3 taps need 2 pixels")
+        self.views = check_count("views", views)
         self.jitter_strength = check_nonnegative("jitter_strength", jitter_strength)
         if self.jitter_strength * 0.1 > 0.5:
             raise ValueError(f"jitter_strength must be <= 5 (hue strength 0.1 x it is at most 0.5), got {jitter_strength!r}")
         self.blur_prob = check_probability("blur_prob", blur_prob)
-        self.scale = _check_pair("scale", scale)
+        self.scale = check_pair("scale", scale, low_open=True)
         if self.scale[1] > 1:
             raise ValueError(f"scale must lie in (0, 1], got {scale!r}")
-        self.ratio = _check_pair("ratio", ratio)
+        self.ratio = check_pair("ratio", ratio, low_open=True)
         self.blur_kernel = max(3, size // 10 // 2 * 2 + 1)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)

@@ -30,7 +30,7 @@ from torchvision.transforms import v2
 from maskaug import HighPass, MultiView, mscn_views
 from maskaug.views import MSCN_RATIOS
 
-from ._checks import check_count
+from maskaug._checks import check_count
 from ._image_folder import (
     IMAGE_SUFFIXES,
     ImageDataError,

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from maskaug import HighPass, MSCNMask, MultiView
 
-from ._checks import check_count
+from maskaug._checks import check_count
 
 __all__ = [
     "DEFAULT_CELL",

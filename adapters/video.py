@@ -39,7 +39,7 @@ from torch import Tensor
 
 from maskaug import MSCNMask
 
-from ._checks import check_count, check_pair
+from maskaug._checks import check_count, check_pair
 
 __all__ = ["MODES", "load_idx", "moving_clips", "mscn_mask", "videomae_mask"]
 

@@ -7,6 +7,7 @@ mistake without reading the library.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -65,6 +66,44 @@ def check_nonnegative(name: str, value: float) -> float:
     if not (value >= 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
     return float(value)
+
+
+def check_count(name: str, value: object, *, minimum: int = 1, why: str = "") -> int:
+    """Validate an integer count ``>= minimum`` (a size, a number of frames or views), Python's or
+    numpy's; ``why`` (if any) ends the error for a value below ``minimum``.
+
+    Raises:
+        TypeError: ``value`` is not an integer (a float such as ``2.5`` or ``2.0``, or a bool).
+        ValueError: ``value`` is below ``minimum``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}{f' ({why})' if why else ''}, got {value!r}")
+    return int(value)
+
+
+def check_pair(name: str, value: object, *, low: float = 0.0, low_open: bool = False) -> tuple[float, float]:
+    """Validate a ``(low, high)`` pair of finite numbers with ``low <= value[0] <= value[1]``
+    (``low < value[0]`` with ``low_open``).
+
+    Raises:
+        TypeError: ``value`` is not a pair of numbers.
+        ValueError: a number is not finite, is below ``low``, or the pair is reversed.
+    """
+    if (
+        isinstance(value, (str, bytes))
+        or not isinstance(value, Sequence)
+        or len(value) != 2
+        or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) for v in value)
+    ):
+        raise TypeError(f"{name} must be a (low, high) pair of numbers, got {value!r}")
+    first, second = float(value[0]), float(value[1])
+    above = first > low if low_open else first >= low
+    if not (math.isfinite(first) and math.isfinite(second) and above and first <= second):
+        bound = f"{low:g} {'<' if low_open else '<='} low <= high"
+        raise ValueError(f"{name} must be a (low, high) pair with {bound}, both finite, got {value!r}")
+    return first, second
 
 
 def check_bool(name: str, value: object) -> bool:

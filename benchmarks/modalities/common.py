@@ -203,10 +203,12 @@ def write(result: dict, out: Path) -> Path:
 
 
 def parse(
-    prog: str, description: str | None, presets: Sequence[str], argv: Sequence[str] | None, *, data: Path | None = None
+    prog: str, description: str | None, presets: Sequence[str], argv: Sequence[str] | None, *, data: Path | None = None,
+    data_kind: str = "file",
 ) -> argparse.Namespace:
     """The command line every recipe takes: ``--preset``, ``--seeds``, ``--out``, ``--epochs``; and
-    ``--data`` (default ``data``) for a recipe that reads a dataset, which must exist."""
+    ``--data`` (default ``data``) for a recipe that reads a dataset, which must be a ``data_kind``
+    (``"file"`` or ``"folder"``)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     if data is not None:
         parser.add_argument("--data", type=Path, default=data, help=f"the dataset (default: {data})")
@@ -218,6 +220,6 @@ def parse(
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
-    if data is not None and not args.data.exists():
-        parser.error(f"--data {args.data} does not exist")
+    if data is not None and not (args.data.is_file() if data_kind == "file" else args.data.is_dir()):
+        parser.error(f"--data {args.data} " + (f"is not a {data_kind}" if args.data.exists() else "does not exist"))
     return args

@@ -121,12 +121,12 @@ def run(preset_name: str, *, seeds: Sequence[int] = (0,), out: Path, runs: Path,
             backbone = ConvNet2d(in_channels=1, width=preset.width)
             rows.append(run_arm(arm(key, preset), backbone, train, test, budget=preset, num_classes=CLASSES,
                                 seed=seed, out=runs, progress=progress))
-    data = (
+    description = (
         f"spoken words (synthetic speech by espeak-ng voices), {len(train)} training clips, {len(test)} test clips "
         f"of two unseen accents, {CLASSES} words (chance 5%), log-mel {preset.n_mels} bands x "
         f"{train[0][0].shape[-1]} frames"
     )
-    result = record(modality="spectrogram", preset_name=preset_name, preset=preset, seeds=seeds, data=data, rows=rows)
+    result = record(modality="spectrogram", preset_name=preset_name, preset=preset, seeds=seeds, data=description, rows=rows)
     write(result, out)
     return result
 

@@ -116,20 +116,21 @@ def run(preset_name: str, *, seeds: Sequence[int] = (0,), out: Path, runs: Path,
             backbone = ConvNet2Plus1d(in_channels=1, width=preset.width)
             rows.append(run_arm(arm(key, preset), backbone, train, test, budget=preset, num_classes=CLASSES,
                                 seed=seed, out=runs, progress=progress))
-    data = (
+    description = (
         f"moving Fashion-MNIST clips ({preset.frames} frames, {preset.canvas}x{preset.canvas} canvas, garments resized to "
         f"{preset.object_size} px, bouncing at 1-3 px/frame), {len(train)} training clips, {len(test)} test clips of "
         f"test-set garments, {CLASSES} classes (chance 10%); VideoMAE ratio {preset.videomae_ratio:.0%}, "
         f"MSCN ratios {RATIOS}, cells of {preset.cell} px"
     )
-    result = record(modality="video", preset_name=preset_name, preset=preset, seeds=seeds, data=data, rows=rows)
+    result = record(modality="video", preset_name=preset_name, preset=preset, seeds=seeds, data=description, rows=rows)
     write(result, out)
     return result
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m benchmarks.modalities.video [--preset smoke|cpu|gpu] [--seeds 0 1 2] [--data DIR]``."""
-    args = parse("python -m benchmarks.modalities.video", __doc__, list(PRESETS), argv, data=DATA)
+    args = parse("python -m benchmarks.modalities.video", __doc__, list(PRESETS), argv, data=DATA,
+                 data_kind="folder")
     start = time.perf_counter()
     result = run(args.preset, seeds=args.seeds, out=args.out, runs=args.runs, epochs=args.epochs, data=args.data)
     print(f"{len(result['rows'])} runs in {time.perf_counter() - start:.0f} s; results in {args.out}")

@@ -147,3 +147,9 @@ def test_missing_data_names_the_flag(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit):
         recipe.main(["--preset", "smoke", "--data", str(tmp_path / "nowhere.npz")])
     assert f"--data {tmp_path / 'nowhere.npz'} does not exist" in capsys.readouterr().err
+
+
+def test_data_of_the_wrong_kind_names_the_flag(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        recipe.main(["--preset", "smoke", "--data", str(tmp_path)])  # a folder, where a .npz file is read
+    assert f"--data {tmp_path} is not a file" in capsys.readouterr().err

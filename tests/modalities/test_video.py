@@ -161,3 +161,11 @@ def test_smoke_preset_end_to_end(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "video-smoke.json").read_text())
     assert saved["rows"] == result["rows"] and saved["settings"]["frames"] == 4
     assert all(f"| {n} |" in (tmp_path / "video-smoke.md").read_text() for n in names)
+
+
+def test_data_of_the_wrong_kind_names_the_flag(tmp_path: Path, capsys) -> None:
+    archive = tmp_path / "train-images-idx3-ubyte.gz"
+    archive.write_bytes(b"")
+    with pytest.raises(SystemExit):
+        recipe.main(["--preset", "smoke", "--data", str(archive)])  # a file, where a folder is read
+    assert f"--data {archive} is not a folder" in capsys.readouterr().err
