@@ -138,8 +138,9 @@ def judge(rows: Sequence[dict[str, Any]], metric: str = "linear_top1", *, test_s
     A difference is clear when Welch's t-test over the seeds finds it at the two-sided 5% level
     (`benchmarks.repro.stats.welch`, with its fractional degrees of freedom); ``noise`` is the
     half-width of the difference's 95% interval. Each row's standard error counts as at least one
-    test image's worth of accuracy (``1 / test_size``), so seeds that tie exactly do not make any
-    difference clear. A row with one seed has no spread: its claims are within noise.
+    test image's worth of accuracy (``1 / test_size``), so seeds that tie exactly do not make a
+    difference infinitely clear (a floor far below the test set's sampling error, which the
+    verdicts do not count). A row with one seed has no spread: its claims are within noise.
     """
     by_key = {r["key"]: r for r in rows}
     verdicts = []
@@ -251,7 +252,14 @@ def device_name() -> str:
 
 
 #: The sizes that must match for the runs of an earlier ``results.json`` to be considered at all.
-SAME_RUN = ("grid", "train_size", "test_size", "epochs", "batch_size", "width", "knn_k", "probe_epochs")
+SAME_RUN = ("grid", "train_size", "test_size")
+#: The sizes that runs recorded without their settings are checked on besides (a run with its
+#: settings is checked on every setting it uses, `run_settings`).
+OLD_RUN_SIZES = ("epochs", "batch_size", "width", "knn_k", "probe_epochs")
+
+
+class StaleRunsError(ValueError):
+    """Stored runs whose settings are unknown (recorded without them) and not to be reused."""
 #: Fields that name or gather experiments without changing what a run computes.
 _NOT_SETTINGS = frozenset({"key", "label", "group", "name", "experiments", "seeds", "note"})
 
@@ -291,8 +299,7 @@ def run_settings(exp: Experiment, grid: Grid, data: str | None = None) -> dict[s
     of a row without masks or BYOL's EMA of a SimCLR row), and ``data``, the `fingerprint` of the
     Fashion-MNIST files.
 
-    A stored run is reused only where these match (`_differing`: a stored record may hold more
-    fields, as runs stored before only the used ones were; those are not compared).
+    A stored run is reused only where these match (`_differing`).
     """
     exp_unused, grid_unused = _unused_fields(exp)
     settings: dict[str, Any] = {
@@ -307,9 +314,9 @@ def run_settings(exp: Experiment, grid: Grid, data: str | None = None) -> dict[s
 
 
 def _differing(stored: dict[str, Any], expected: dict[str, Any]) -> list[str]:
-    """The settings of ``expected`` (``experiment.ratio``, ``grid.ema_base``, ``data``) that
-    ``stored`` lacks or holds otherwise; ``data`` is compared only when both have it. Fields that
-    only ``stored`` has (ones the run does not use) are not compared."""
+    """The settings (``experiment.ratio``, ``grid.ema_base``, ``data``) in which ``stored`` and
+    ``expected`` differ, one holding a field the other lacks included; ``data`` is compared only
+    when both have it (a merge does not know the data)."""
     names = []
     for part in sorted(set(stored) | set(expected)):
         if part not in stored or part not in expected:
@@ -317,7 +324,7 @@ def _differing(stored: dict[str, Any], expected: dict[str, Any]) -> list[str]:
                 names.append(part)
         elif isinstance(stored[part], dict) and isinstance(expected[part], dict):
             a, b = stored[part], expected[part]
-            names += [f"{part}.{k}" for k in sorted(b) if k not in a or a[k] != b[k]]
+            names += [f"{part}.{k}" for k in sorted(a.keys() | b.keys()) if k not in a or k not in b or a[k] != b[k]]
         elif stored[part] != expected[part]:
             names.append(part)
     return names
@@ -330,14 +337,15 @@ def _check_runs(
     descriptions of the others (experiments the grid does not have, or other settings).
 
     A run recorded without its settings (written before runs stored them) is kept with ``keep_old``,
-    as checked on the sizes of `SAME_RUN` alone, and said so; without ``keep_old`` it is refused.
+    as checked on the sizes of `SAME_RUN` and `OLD_RUN_SIZES` alone, and said so; without
+    ``keep_old`` it is refused.
 
     Raises:
-        ValueError: ``runs`` holds runs without their settings and ``keep_old`` is off.
+        StaleRunsError: ``runs`` holds runs without their settings and ``keep_old`` is off.
     """
     old = [r for r in runs if "settings" not in r]
     if old and not keep_old:
-        raise ValueError(
+        raise StaleRunsError(
             f"{where} holds {len(old)} runs recorded without their settings (written before runs stored them), "
             "so whether they match the grid's experiments is unknown: pass --keep-old to reuse them as checked on "
             "the sizes alone, or run them again (--fresh; for a merge, remove them)")
@@ -368,7 +376,14 @@ def _earlier_runs(path: Path, meta: dict[str, Any]) -> tuple[list[dict[str, Any]
     if differing:
         print(f"{path} was written at other sizes ({', '.join(differing)} differ): starting afresh", flush=True)
         return [], [], None
-    return earlier["runs"], earlier["meta"].get("commands", [earlier["meta"]["command"]]), earlier["meta"]
+    runs = earlier["runs"]
+    other = [k for k in OLD_RUN_SIZES if earlier["meta"].get(k) != meta[k]]
+    old = [r for r in runs if "settings" not in r]
+    if other and old:  # the others are checked on their own settings
+        print(f"{path}: {len(old)} runs recorded without their settings were made at other sizes "
+              f"({', '.join(other)} differ): dropped", flush=True)
+        runs = [r for r in runs if "settings" in r]
+    return runs, earlier["meta"].get("commands", [earlier["meta"]["command"]]), earlier["meta"]
 
 
 #: Where and when a run ran: stored in each run, and in the meta as of the latest run written.
@@ -422,7 +437,7 @@ def run_grid(
     are given; ``time_budget`` (seconds) starts no run that would end past it at the mean pace so far.
 
     Raises:
-        ValueError: ``out/results.json`` holds runs without their settings and ``keep_old`` is off.
+        StaleRunsError: ``out/results.json`` holds runs without their settings and ``keep_old`` is off.
     """
     data = fashion_mnist(data_path, train_limit=grid.train_limit, test_limit=grid.test_limit)
     data_id = fingerprint(data_path)
@@ -509,7 +524,8 @@ def merge(grid: Grid, sources: Sequence[Path], out: Path, *, keep_old: bool = Fa
     runs: dict[tuple[str, int], dict[str, Any]] = {}
     commands: list[str] = []
     for source, report in zip(sources, reports, strict=True):
-        differing = [k for k in SAME_RUN if report["meta"].get(k) != meta.get(k)]
+        sizes = SAME_RUN + (OLD_RUN_SIZES if any("settings" not in r for r in report["runs"]) else ())
+        differing = [k for k in sizes if report["meta"].get(k) != meta.get(k)]
         if report["meta"]["grid"] != grid.name or differing:
             raise ValueError(f"{source}/results.json is of grid {report['meta']['grid']!r} or other sizes "
                              f"({', '.join(differing) or 'grid'} differ from {sources[0]})")
@@ -596,7 +612,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         report = run_grid(grid, data_path=args.data or default_path(), out=out, runs_dir=args.runs or out / "runs",
                           command=f"python -m benchmarks.repro {argv_text}", only=args.only, fresh=args.fresh,
                           shard=args.shard, time_budget=args.time_budget, keep_old=args.keep_old)
-    except (FashionMNISTError, ValueError) as e:
+    except (FashionMNISTError, StaleRunsError) as e:
         raise SystemExit(f"error: {e}") from e
     print()
     print((out / "results.md").read_text())

@@ -257,34 +257,21 @@ def test_a_run_is_stale_only_when_a_setting_it_uses_changes(
     assert (bool(dropped), len(kept)) == (stale, 0 if stale else 1)
 
 
-def _every_field(exp: Experiment, grid: Grid, data: str) -> dict:
-    """Settings as runs stored them before only the fields a run uses were: all but names and lists."""
-    names = {"key", "label", "group", "name", "experiments", "seeds", "note"}
-    return {"experiment": {k: v for k, v in dataclasses.asdict(exp).items() if k not in names},
-            "grid": {f.name: getattr(grid, f.name) for f in dataclasses.fields(grid) if f.name not in names},
-            "data": data}
-
-
-@pytest.mark.parametrize("exp", [RANDOM_INIT, RANDOM_INIT_HP, STANDARD, MSCN, MASKS_ONLY, BYOL_MSCN])
-def test_runs_stored_with_every_field_are_compared_on_those_they_use(exp: Experiment) -> None:
-    grid = dataclasses.replace(GRIDS["smoke"], experiments=(exp,))
-
-    def check(stored: dict, g: Grid = grid) -> list[str]:
-        kept, stale = run_module._check_runs([{"key": exp.key, "seed": 0, "settings": stored}], g, data="abc",
-                                             keep_old=False, where="x")
-        assert len(kept) + len(stale) == 1
-        return stale
-
-    full = json.loads(json.dumps(_every_field(exp, grid, "abc")))
-    assert set(run_settings(exp, grid, "abc")["experiment"]) <= set(full["experiment"])
-    assert check(full) == []
-    # a field the run does not use may differ in the stored record
-    unused = json.loads(json.dumps(full))
-    unused["grid"]["ema_base"] = 0.5
-    unused["experiment"]["ratio"] = 0.9 if not exp.masks or not exp.pretrain else exp.ratio
-    assert (check(unused) == []) == (exp.method != "byol" or not exp.pretrain)
-    # one it uses may not
-    assert check(full, dataclasses.replace(grid, width=grid.width + 1)) == [f"{exp.key} seed 0 (grid.width differ)"]
+def test_a_changed_size_keeps_the_stored_runs_that_do_not_use_it(tmp_path: Path, capsys) -> None:
+    # epochs is pre-training's: a random-init run stored with its settings survives a change of it,
+    # one stored without them (whose settings are unknown) does not
+    grid = dataclasses.replace(GRIDS["smoke"], experiments=(RANDOM_INIT,))
+    meta = {k: getattr(grid, k, None) for k in run_module.OLD_RUN_SIZES} | {"grid": grid.name, "train_size": 8,
+                                                                          "test_size": 4, "command": "c"}
+    stored = {"key": RANDOM_INIT.key, "seed": 0, "settings": run_settings(RANDOM_INIT, grid, "abc")}
+    old = {"key": RANDOM_INIT.key, "seed": 1}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"meta": meta, "runs": [stored, old]}))
+    longer = dataclasses.replace(grid, epochs=grid.epochs + 1)
+    runs, _, _ = run_module._earlier_runs(path, meta | {"epochs": longer.epochs})
+    assert runs == [stored] and "1 runs recorded without their settings were made at other sizes (epochs differ)" in \
+        capsys.readouterr().out
+    assert run_module._check_runs(runs, longer, data="abc", keep_old=False, where="x") == ([stored], [])
 
 
 def test_runs_without_their_settings_are_reused_only_when_asked(tmp_path: Path, fashion_path: Path, capsys) -> None:
