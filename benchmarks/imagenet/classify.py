@@ -247,7 +247,10 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     env = init_distributed(args.device)
     out: Path = args.out
     checkpoint = out / CHECKPOINT_NAME
-    afresh = start_afresh_if_asked(args.no_resume, [checkpoint, out / RESULTS_NAME], env, args.mode)
+    previous = [checkpoint, out / RESULTS_NAME, out / "metrics.jsonl"]
+    if args.mode == "finetune" and args.subset_file is None:  # the subset this run drew and wrote
+        previous.append(out / "subset.txt")
+    afresh = start_afresh_if_asked(args.no_resume, previous, env, args.mode)
     backbone, pretrained = load_pretrained_backbone(args.pretrained)
     settings = _settings(args, preset, pretrained, env.world_size)
     if not afresh and _finished(checkpoint, out / RESULTS_NAME, settings):  # before the data is scanned

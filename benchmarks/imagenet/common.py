@@ -86,30 +86,35 @@ def starting_afresh(no_resume: bool) -> bool:
 
 def start_afresh_if_asked(no_resume: bool, paths: list[Path], env: DistEnv, step: str) -> bool:
     """With ``--no-resume`` on a launch's first attempt (`starting_afresh`), rename ``paths`` aside
-    (on the main rank, before any other work, so that an attempt that dies early leaves nothing a
-    restart could resume); every rank waits for it. Returns whether the run starts afresh."""
+    as one set (`set_aside`; on the main rank, before any other work, so that an attempt that dies
+    early leaves nothing a restart could resume); every rank waits for it. Returns whether the run
+    starts afresh."""
     afresh = starting_afresh(no_resume)
     if afresh and env.is_main:
-        for path in paths:
-            if (moved := set_aside(path)) is not None:
-                print(f"{step}: starting afresh; the previous {path.name} is now {moved}", flush=True)
+        moved = set_aside(paths)
+        if moved:
+            print(f"{step}: starting afresh; the previous run's {', '.join(p.name for p in moved)} are now "
+                  f"{', '.join(str(p) for p in moved.values())}", flush=True)
     barrier()
     return afresh
 
 
-def set_aside(path: Path) -> Path | None:
-    """Rename ``path`` to the first free ``<name>.old<N>``, so that no later run resumes it.
+def set_aside(paths: list[Path]) -> dict[Path, Path]:
+    """Rename those of ``paths`` that exist to ``<name>.old<N>``, with one ``N`` for the set (the
+    first free for every one of them), so that no later run resumes them and the files of one run
+    keep one number.
 
     Returns:
-        The new path, or ``None`` when ``path`` does not exist.
+        The moved paths and where each went.
     """
-    if not path.exists():
-        return None
+    present = [path for path in paths if path.exists()]
     n = 1
-    while (target := path.with_name(f"{path.name}.old{n}")).exists():
+    while any(path.with_name(f"{path.name}.old{n}").exists() for path in paths):
         n += 1
-    path.rename(target)
-    return target
+    moved = {path: path.with_name(f"{path.name}.old{n}") for path in present}
+    for path, target in moved.items():
+        path.rename(target)
+    return moved
 
 
 def read_settings(run: Path) -> dict[str, Any]:

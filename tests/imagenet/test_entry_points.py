@@ -230,6 +230,9 @@ def test_no_resume_sets_the_old_checkpoint_aside(toy: Path, pretrained: Path, tm
     with pytest.raises(KeyboardInterrupt):  # the first thing a launch does is set the old run aside
         main([*args, "--no-resume"])
     assert (out / "checkpoint.pt.old1").read_bytes() == masked and not (out / "checkpoint.pt").exists()
+    # the run's other files go with it, under the same number
+    assert json.loads((out / "imagenet.json.old1").read_text())["mask"] is True
+    assert (out / "metrics.jsonl.old1").is_file() and not (out / "metrics.jsonl").exists()
     monkeypatch.undo()
     main(args)  # starts afresh rather than resuming the run with masks
     assert load_checkpoint(out / "checkpoint.pt")["metadata"]["mask"] is False
