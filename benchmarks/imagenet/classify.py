@@ -34,6 +34,7 @@ from maskaug.siamese import (
     set_rng_state,
 )
 from maskaug.siamese import distributed as D
+from maskaug.siamese.config import differences
 from maskaug.siamese.trainer import _non_finite_gradients
 
 from .common import (
@@ -135,7 +136,7 @@ def _subset_name(args: argparse.Namespace) -> str:
 
 
 def _given(value: Any, default: Any) -> Any:
-    """A flag's value, or ``default`` when the flag was not given (``None``; 0 is a value)."""
+    """A flag's value, or ``default`` when the flag was not given (``None``)."""
     return default if value is None else value
 
 
@@ -211,11 +212,10 @@ def _resume(
     """
     # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights to the device
     state = load_checkpoint(checkpoint, map_location="cpu")
-    differing = sorted(k for k in settings if state["settings"].get(k) != settings[k])
+    differing = differences(state["settings"], settings, sorted(settings))
     if differing:
         raise ConfigMismatchError(
-            f"cannot resume {checkpoint}: it was written with other {', '.join(differing)} "
-            f"({ {k: state['settings'].get(k) for k in differing} } now { {k: settings[k] for k in differing} }); "
+            f"cannot resume {checkpoint}: it was written with other settings: {', '.join(differing)}; "
             "use another --out or --no-resume"
         )
     saved = state.get("size")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -198,6 +199,19 @@ class ConfigMismatchError(ValueError):
     """A checkpoint was written with a configuration that differs in a field that matters."""
 
 
+def differences(saved: Mapping[str, Any], current: Mapping[str, Any], names: Iterable[str] | None = None) -> list[str]:
+    """``"name (checkpoint X, now Y)"`` for each of ``names`` (default: every key of either) on which
+    a checkpoint's ``saved`` values and the run's ``current`` ones differ; a missing value reads
+    ``missing``."""
+    shown = []
+    for name in sorted(saved.keys() | current.keys()) if names is None else names:
+        was = repr(saved[name]) if name in saved else "missing"
+        now = repr(current[name]) if name in current else "missing"
+        if name not in saved or name not in current or saved[name] != current[name]:
+            shown.append(f"{name} (checkpoint {was}, now {now})")
+    return shown
+
+
 def check_resumable(saved: dict[str, Any], current: TrainConfig) -> None:
     """Refuse to resume when a field that defines the run differs from the checkpoint's.
 
@@ -208,15 +222,8 @@ def check_resumable(saved: dict[str, Any], current: TrainConfig) -> None:
     Raises:
         ConfigMismatchError: Naming every differing field with both values.
     """
-    now = current.to_dict()
-    differing = []
-    for f in dataclasses.fields(current):
-        if f.metadata.get("runtime"):
-            continue
-        if f.name not in saved:
-            differing.append(f"{f.name} (missing in checkpoint, now {now[f.name]!r})")
-        elif saved[f.name] != now[f.name]:
-            differing.append(f"{f.name} (checkpoint {saved[f.name]!r}, now {now[f.name]!r})")
+    names = [f.name for f in dataclasses.fields(current) if not f.metadata.get("runtime")]
+    differing = differences(saved, current.to_dict(), names)
     if differing:
         raise ConfigMismatchError(
             "cannot resume: the checkpoint was written by a run whose config differs in "

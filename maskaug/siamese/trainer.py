@@ -20,7 +20,7 @@ from maskaug.views import all_pairs
 
 from . import distributed as D
 from .checkpoint import find_generators, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import ConfigMismatchError, TrainConfig, check_resumable
+from .config import ConfigMismatchError, TrainConfig, check_resumable, differences
 from .data import ResumableSampler, epoch_loader
 from .ema import ema_momentum, ema_update
 from .evaluate import extract_features, knn_accuracy
@@ -111,12 +111,7 @@ def _non_finite_gradients(optimizers: Sequence[torch.optim.Optimizer | None], de
 
 def _check_metadata(saved: dict[str, Any] | None, current: dict[str, Any] | None) -> None:
     """Refuse to resume a checkpoint whose metadata differs from the run's, naming the keys."""
-    saved, current = saved or {}, current or {}
-    differing = [
-        f"{k} (checkpoint {saved.get(k)!r}, now {current.get(k)!r})"
-        for k in sorted(saved.keys() | current.keys())
-        if k not in saved or k not in current or saved[k] != current[k]
-    ]
+    differing = differences(saved or {}, current or {})
     if differing:
         raise ConfigMismatchError(
             f"cannot resume: the checkpoint's metadata differs in {', '.join(differing)}; "

@@ -32,3 +32,12 @@ def test_warmup_must_fit_in_the_run() -> None:
     with pytest.raises(ValueError, match="warmup_epochs must be <= epochs, got warmup_epochs=5 and epochs=1"):
         TrainConfig(epochs=1, warmup_epochs=5)
     assert TrainConfig(epochs=1, warmup_epochs=1).warmup_epochs == 1
+
+
+def test_differences_name_each_key_with_both_values() -> None:
+    from maskaug.siamese.config import differences
+
+    saved, now = {"epochs": 2, "lr": 0.1, "old": 1}, {"epochs": 3, "lr": 0.1, "new": "x"}
+    assert differences(saved, now) == ["epochs (checkpoint 2, now 3)", "new (checkpoint missing, now 'x')",
+                                       "old (checkpoint 1, now missing)"]
+    assert differences(saved, now, ["lr", "epochs"]) == ["epochs (checkpoint 2, now 3)"]
