@@ -6,6 +6,7 @@ Draws are made on the generator's device (torch requires it) and moved to the ta
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import torch
@@ -55,3 +56,38 @@ def uniform_in(
         return torch.full(tuple(shape), low, dtype=torch.float64, device=device)
     u = rand(shape, generator=generator, device=device, dtype=torch.float64)
     return low + (high - low) * u
+
+
+def spawn(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
+    """A new generator on ``device``, seeded from the state of ``generator`` (of torch's default
+    generator of ``device`` where ``None``), which it leaves as it is; where it cannot make one,
+    ``generator`` itself.
+
+    The state is read on the host, so a generator of a GPU costs no synchronization. Two spawns
+    with nothing drawn from ``generator`` in between give the same generator: draw before each.
+    It cannot make one under ``torch.compile``, during a CUDA graph capture, or from the default
+    generator of a device other than the CPU and CUDA.
+
+    Example:
+        ```python
+        import torch
+        from maskaug._random import spawn
+
+        g = torch.Generator().manual_seed(0)
+        g.random_()
+        state = g.get_state()
+        noise = torch.randn(3, generator=spawn(g, torch.device("cpu")))
+        assert torch.equal(g.get_state(), state)
+        ```
+    """
+    if torch.compiler.is_compiling() or (device.type == "cuda" and torch.cuda.is_current_stream_capturing()):
+        return generator
+    source = generator
+    if source is None and device.type == "cpu":
+        source = torch.default_generator
+    elif source is None and device.type == "cuda":
+        source = torch.cuda.default_generators[torch.cuda.current_device() if device.index is None else device.index]
+    elif source is None:
+        return None
+    digest = hashlib.blake2b(source.get_state().numpy().tobytes(), digest_size=8).digest()
+    return torch.Generator(device=device).manual_seed(int.from_bytes(digest, "little") >> 1)

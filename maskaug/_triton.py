@@ -27,7 +27,9 @@ then tests a bit, where it would otherwise load its cell's byte.
 
 The noise seed is two float32 uniforms drawn from the caller's ``torch.Generator`` (`draw_seed`,
 or two columns of `MSCNMask`'s uniforms), whose bits the kernel reads: there is no host
-synchronization, and the same generator state gives the same noise. The launch is registered as
+synchronization, and the same generator state gives the same noise. (The torch path draws its
+noise from a generator spawned after that draw, `maskaug._random.spawn`, so both paths leave the
+caller's generator in the same state.) The launch is registered as
 a torch custom op (``torch.library.triton_op``) so that ``torch.compile`` traces through it; eager
 calls launch directly. It runs on CUDA tensors, and on CPU tensors under ``TRITON_INTERPRET=1``
 (slowly), which is how the tests check it on machines without a GPU.
@@ -68,16 +70,34 @@ REGISTERS = 128
 MAX_RADIUS = 32
 #: The most cells in a row of a drawn mask that the kernel reads as the bits of one int32.
 ROW_BITS = 32
+#: The oldest NVIDIA GPUs the kernels run on (compute capability): Ampere, the first with native
+#: bfloat16; the kernels were timed on Hopper. Older GPUs, and AMD's, take the pure-torch path.
+MIN_CAPABILITY = (8, 0)
 
 _DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
 
 def runs_on(device: torch.device) -> bool:
-    """Whether Triton kernels run on ``device``: CUDA, or the CPU under ``TRITON_INTERPRET=1``;
-    never with ``MASKAUG_DISABLE_TRITON=1``."""
+    """Whether Triton kernels run on ``device``: an NVIDIA GPU of compute capability
+    `MIN_CAPABILITY` or later, or the CPU under ``TRITON_INTERPRET=1``; never with
+    ``MASKAUG_DISABLE_TRITON=1``."""
     if triton is None or os.environ.get("MASKAUG_DISABLE_TRITON") == "1":
         return False
-    return device.type == "cuda" or (_INTERPRET and device.type == "cpu")
+    if device.type == "cuda":
+        return _supported_gpu(torch.cuda.current_device() if device.index is None else device.index)
+    return _INTERPRET and device.type == "cpu"
+
+
+#: `_supported_gpu` by CUDA device index.
+_SUPPORTED_GPUS: dict[int, bool] = {}
+
+
+@torch.compiler.assume_constant_result  # (run, not traced, under torch.compile)
+def _supported_gpu(index: int) -> bool:
+    """Whether CUDA device ``index`` is an NVIDIA GPU of compute capability `MIN_CAPABILITY` or later."""
+    if index not in _SUPPORTED_GPUS:
+        _SUPPORTED_GPUS[index] = torch.version.hip is None and torch.cuda.get_device_capability(index) >= MIN_CAPABILITY
+    return _SUPPORTED_GPUS[index]
 
 
 def usable(x: torch.Tensor, radius: int = 0) -> bool:

@@ -481,7 +481,8 @@ def apply_mask(
             ``fill="constant"`` with ``value=0`` is the plain MSCN mask.
         noise_std: standard deviation of the noise fill (>= 0).
         value: the constant fill.
-        generator: source of the noise; ``None`` uses torch's default generator.
+        generator: source of the noise; ``None`` uses torch's default generator. A call advances it
+            by two uniforms, the noise's seed, on every path.
 
     Returns:
         A new tensor with ``x``'s shape, dtype and device.
@@ -535,8 +536,15 @@ def _fill(
     value: float,
     generator: torch.Generator | None,
     overwrite: bool,
+    seed: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """`apply_mask` on checked arguments; ``overwrite=True`` lets it fill ``x`` itself, a temporary of the caller's.
+
+    The noise's seed is ``seed`` (the caller's uniforms, as `maskaug._triton.fused` takes it), or
+    two uniforms drawn from ``generator``. Either way ``generator`` advances by that seed alone, on
+    every path: the fused kernel draws its noise from the seed, the torch operations from a
+    generator spawned from ``generator`` (`maskaug._random.spawn`). So the masks a caller draws
+    next are the same on every path.
 
     Shape:
         - x: any shape.
@@ -544,7 +552,12 @@ def _fill(
         - output: ``x.shape``.
     """
     if _triton.usable(x):  # (two axes at least)
-        return _triton.fused(x, sigma=None, mask=mask, fill=fill, noise_std=noise_std, value=value, generator=generator)
+        return _triton.fused(x, sigma=None, mask=mask, fill=fill, noise_std=noise_std, value=value,
+                             generator=generator, seed=seed)
+    if fill == "noise":
+        if seed is None:
+            _triton.draw_seed(generator, x.device)  # drawn as the kernel draws it, to advance generator alike
+        generator = _random.spawn(generator, x.device)
     if fill == "noise" and x.device.type == "cpu" and not torch.compiler.is_compiling():
         # On the CPU a data-dependent size costs no synchronization: draw noise only where needed.
         # Every element of the mask stands for x.numel() / mask.numel() elements of x.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from maskaug import _cellfill, _draw, _triton, _triton_draw
+from maskaug import _cellfill, _draw, _random, _triton, _triton_draw
 from maskaug._checks import (
     Range,
     check_bool,
@@ -126,7 +126,9 @@ class MSCNMask(nn.Module):
         p: probability that a sample is masked at all.
         return_mask: return ``(x_masked, mask)`` instead of ``x_masked``.
         generator: source of randomness kept by the module (a Dataset can't pass one to forward);
-            ``None`` uses torch's default generator, which a DataLoader seeds per worker.
+            ``None`` uses torch's default generator, which a DataLoader seeds per worker. A call
+            advances it by the uniforms of its masks alone (two of them seed the noise), so a
+            sequence of calls draws the same masks on every path.
 
     Shape:
         - input: one axis per name of ``layout``; floating dtype.
@@ -336,11 +338,16 @@ class MSCNMask(nn.Module):
             return (out, mask) if self.return_mask else out
         if sigma is not None:
             x = highpass(x, sigma, dims=self.highpass_dims, kernel_size=size)
-        # the high-passed tensor is ours to overwrite; the caller's input is not
+        # the high-passed tensor is ours to overwrite; the caller's input is not. The noise comes
+        # from a generator spawned after the uniforms, as the fused kernel's comes from them: the
+        # module's generator advances by the uniforms alone, so the next call's masks are the same
+        # on every path
         if _cellfill.usable(x, drawn):
+            if settings.fill == "noise":
+                fill["generator"] = _random.spawn(self.generator, x.device)
             out = _cellfill.fill_(x if sigma is not None else x.clone(), drawn, **fill)
         else:
-            out = _fill(x, _render(drawn) if mask is None else mask, **fill, overwrite=sigma is not None)
+            out = _fill(x, _render(drawn) if mask is None else mask, **fill, overwrite=sigma is not None, seed=u)
         return (out, mask) if self.return_mask else out
 
     def extra_repr(self) -> str:

@@ -109,6 +109,17 @@ def test_generator_leaves_global_rng_untouched():
     assert torch.equal(torch.rand(5), expected)
 
 
+def test_apply_mask_advances_the_generator_by_the_noise_seed_alone():
+    # two uniforms a call on every path (the fused kernel draws its noise from them), whatever the mask
+    x, mask = torch.zeros(2, 3, 8, 8), torch.rand(2, 1, 8, 8, generator=gen(1)) < 0.5
+    generator, expected = gen(0), gen(0)
+    first = apply_mask(x, mask, generator=generator)
+    second = apply_mask(x, mask, generator=generator)
+    torch.rand(4, generator=expected)
+    assert torch.equal(generator.get_state(), expected.get_state())
+    assert not torch.equal(first[mask.expand_as(x)], second[mask.expand_as(x)]), "each call draws fresh noise"
+
+
 def test_empty_batch_and_empty_axis():
     assert sample_grid_mask((0, 3, 32, 32), cell=8, ratio=0.5, channel_dim=1).shape == (0, 1, 32, 32)
     assert sample_focal_mask((0, 3, 32, 32), scale=0.5, channel_dim=1).shape == (0, 1, 32, 32)

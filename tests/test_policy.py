@@ -45,6 +45,23 @@ def test_generator_leaves_global_rng_untouched():
     assert torch.equal(torch.rand(4), expected)
 
 
+@pytest.mark.parametrize("shape", [(4, 3, 16, 16), (4, 3, 18, 17)])  # filled cell by cell, element by element
+def test_the_noise_advances_the_generator_no_further_than_the_masks(shape):
+    # a call advances the module's generator by its uniforms alone, as on the fused path, whose
+    # noise they seed: with noise or a constant, the next call's masks are the same
+    x = torch.randn(shape)
+    noisy = small(generator=gen(0), return_mask=True)
+    constant = small(generator=gen(0), return_mask=True, fill="constant")
+    calls = [(noisy(x), constant(x)) for _ in range(3)]
+    for (_, noisy_mask), (_, constant_mask) in calls:
+        assert torch.equal(noisy_mask, constant_mask)
+    assert torch.equal(noisy.generator.get_state(), constant.generator.get_state())
+    (first, first_mask), _ = calls[0]
+    (second, second_mask), _ = calls[1]
+    both = (first_mask & second_mask).expand(shape)
+    assert both.any() and not torch.equal(first[both], second[both]), "each call draws fresh noise"
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
 def test_dtype_shape_and_input_preserved(dtype):
     x = torch.randn(3, 3, 16, 16).to(dtype)

@@ -7,6 +7,7 @@ before Triton is imported); on a machine with a GPU, run it directly to check th
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 
@@ -53,10 +54,22 @@ def test_highpass_matches_float64_reference(device, shape, sigma, kernel_size):
         assert abs(got - expected).max() <= 1e-5 * abs(expected).max()
 
 
-def test_radius_beyond_the_kernel_takes_the_torch_path(device):
-    x = torch.randn(1, 80, 80, device=device)
-    assert _triton.usable(x, radius=_triton.MAX_RADIUS) and not _triton.usable(x, radius=_triton.MAX_RADIUS + 1)
-    torch.testing.assert_close(highpass(x, 12.0), highpass(x.double(), 12.0).float(), atol=1e-5, rtol=1e-5)
+@pytest.mark.parametrize(("shape", "sigma", "dims", "kernel"), [
+    ((2, 3, 40, 52), 5.0, (-2, -1), True),
+    ((1, 80, 80), 12.0, (-2, -1), False),  # a radius beyond MAX_RADIUS
+    ((2, 40, 52, 3), 2.0, (1, 2), False),  # not the last two axes
+])
+def test_highpass_takes_the_kernel_where_it_can(device, monkeypatch, shape, sigma, dims, kernel):
+    # on the CPU, highpass takes its own block-banded path first: turn it off to reach the dispatch
+    monkeypatch.setattr(importlib.import_module("maskaug.highpass"), "MATMUL_MAX_LENGTH", 0)
+    launches = []
+    fused = _triton.fused
+    monkeypatch.setattr(_triton, "fused", lambda *args, **kwargs: launches.append(1) or fused(*args, **kwargs))
+    x64 = torch.randn(shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    got = highpass(x64.float().to(device), sigma, dims=dims).cpu().double().numpy()
+    expected = reference_highpass(x64.numpy(), sigma, tuple(d % len(shape) for d in dims), None)
+    assert abs(got - expected).max() <= 1e-5 * abs(expected).max()
+    assert len(launches) == kernel
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -213,17 +226,39 @@ def test_generator_leaves_global_rng_untouched(device):
 
 
 @pytest.mark.parametrize("fill", ["constant", "noise"])
-def test_policy_fast_path_matches_torch_path(device, fill, monkeypatch):
-    x = torch.randn(4, 3, 30, 41, device=device)
+@pytest.mark.parametrize("shape", [(4, 3, 30, 41), (4, 3, 32, 40)])  # element fill, cell fill on the torch path
+def test_policy_fast_path_matches_torch_path(device, fill, shape, monkeypatch):
+    x = torch.randn(shape, device=device)
     options = dict(layout="b c h w", cell=8, highpass_sigma=2.0, fill=fill, return_mask=True)
-    fast, fast_mask = MSCNMask(generator=gen(3, device), **options)(x)
+
+    def calls() -> list[tuple[torch.Tensor, torch.Tensor]]:  # consecutive calls: the generator carries on
+        module = MSCNMask(generator=gen(3, device), **options)
+        return [module(x) for _ in range(3)]
+
+    fast = calls()
     monkeypatch.setenv("MASKAUG_DISABLE_TRITON", "1")
-    slow, slow_mask = MSCNMask(generator=gen(3, device), **options)(x)
-    assert torch.equal(fast_mask, slow_mask), "the same generator must give the same masks on both paths"
-    keep = ~fast_mask.expand_as(x)
-    torch.testing.assert_close(fast[keep], slow[keep], atol=1e-5, rtol=1e-5)
-    if fill == "constant":
-        assert torch.equal(fast[~keep], slow[~keep])
+    slow = calls()
+    for call, ((fast_out, fast_mask), (slow_out, slow_mask)) in enumerate(zip(fast, slow)):
+        assert torch.equal(fast_mask, slow_mask), f"call {call}: the same generator must give the same masks on both paths"
+        keep = ~fast_mask.expand_as(x)
+        torch.testing.assert_close(fast_out[keep], slow_out[keep], atol=1e-5, rtol=1e-5)
+        if fill == "constant":
+            assert torch.equal(fast_out[~keep], slow_out[~keep])
+    assert not torch.equal(fast[0][1], fast[1][1])
+
+
+def test_apply_mask_leaves_the_generator_alike_on_both_paths(device, monkeypatch):
+    x = torch.randn(2, 3, 20, 24, device=device)
+    mask = torch.rand(2, 1, 20, 24, device=device) < 0.3
+
+    def state() -> torch.Tensor:
+        generator = gen(5, device)
+        apply_mask(x, mask, noise_std=0.5, generator=generator)
+        return generator.get_state()
+
+    fast = state()
+    monkeypatch.setenv("MASKAUG_DISABLE_TRITON", "1")
+    assert torch.equal(fast, state())
 
 
 def test_gradients_take_the_torch_path(device):
@@ -349,7 +384,7 @@ def test_draw_kernel_counts_a_fixed_ratio_in_float64(device):
 
 def test_policy_compiles_with_inductor(device):
     if device.type != "cuda":
-        pytest.skip("the policy takes the torch path on a CPU (test_policy.py compiles that)")
+        pytest.skip("torch.compile cannot launch Triton kernels on CPU tensors (test_policy.py compiles the torch path)")
     x = torch.randn(4, 3, 32, 32, device=device)
     module = MSCNMask(layout="b c h w", cell=8, highpass_sigma=2.0, focal_prob=0.5, fill="constant", value=7.0,
                       return_mask=True)
@@ -363,7 +398,7 @@ def test_policy_compiles_with_noise_and_no_high_pass(device):
     # the kernel's unread tensors are x itself: the op must still find that it writes only its output
     # (torch's own logger, which does not propagate, says when it cannot and every input gets copied)
     if device.type != "cuda":
-        pytest.skip("the policy takes the torch path on a CPU (test_policy.py compiles that)")
+        pytest.skip("torch.compile cannot launch Triton kernels on CPU tensors (test_policy.py compiles the torch path)")
     x = torch.randn(4, 3, 32, 32, device=device)
     module = MSCNMask(layout="b c h w", cell=8, highpass_sigma=None, noise_std=0.5, return_mask=True,
                       generator=gen(0, device))
@@ -385,7 +420,7 @@ def test_policy_compiles_with_noise_and_no_high_pass(device):
 def test_compiled_policy_takes_new_batch_sizes_and_other_settings(device):
     # the kernels' launch under symbolic batch sizes, and each module's numbers as constants
     if device.type != "cuda":
-        pytest.skip("the policy takes the torch path on a CPU (test_policy.py compiles that)")
+        pytest.skip("torch.compile cannot launch Triton kernels on CPU tensors (test_policy.py compiles the torch path)")
     torch._dynamo.reset()
     for sigma, value in ((1.0, 5.0), (2.0, 7.0)):
         module = MSCNMask(layout="b c h w", cell=8, highpass_sigma=sigma, fill="constant", value=value, return_mask=True)
