@@ -13,17 +13,22 @@
 # kornia is not on the GPU machines' image: carry its wheel (and kornia_rs) or its row says it is
 # missing. Run from the repository root; results go to $OUT (default benchmarks/masking/results):
 #   OUT=/tmp/out bash benchmarks/masking/device_check.sh
-# DEVICE=cpu TRITON_INTERPRET=1 runs the same steps on a CPU (slowly), to check the script itself.
+# DEVICE=cpu TRITON_INTERPRET=1 runs the same steps on a CPU, on tiny inputs (PEERS_ARGS and
+# PROFILE_ARGS override them), to check the script itself in about ten minutes.
 set -uo pipefail
 out=${OUT:-benchmarks/masking/results}
 device=${DEVICE:-cuda}
+if [[ $device == cpu ]]; then
+    PEERS_ARGS=${PEERS_ARGS:---batch 2 --size 48 --spec-batch 2 --spec-freq 32 --spec-time 64 --repeats 2 --warmup 1}
+    PROFILE_ARGS=${PROFILE_ARGS:---batch 2 --size 48 --repeats 2 --warmup 1}
+fi
 mkdir -p "$out"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 python=${PYTHON:-python3}
 status=0
 "$python" -m benchmarks.masking.peers --device "$device" --no-compile ${PEERS_ARGS:-} --out "$out/peers-$device.json" 2>&1 \
     | tee "$out/peers-$device.log" || status=1
-"$python" -m benchmarks.masking.profile --device "$device" --out "$out/profile-$device.json" 2>&1 \
+"$python" -m benchmarks.masking.profile --device "$device" ${PROFILE_ARGS:-} --out "$out/profile-$device.json" 2>&1 \
     | tee "$out/profile-$device.log" || status=1
 "$python" -m pytest -q -p no:cacheprovider tests/triton_cases.py tests/test_cuda_sync.py --device "$device" 2>&1 \
     | tee "$out/triton-$device.log" || status=1

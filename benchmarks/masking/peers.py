@@ -266,14 +266,28 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def targets(rows: list[dict], key: str = "median_ms") -> list[dict]:
-    """The GPU targets on the float32 image batch, with the measured ratio (of ``key``) and whether it is met."""
+    """The GPU targets on the float32 image batch, with the measured ratio (of ``key``) and whether it
+    is met; a target whose rows were not timed (a peer not installed) has ``measured`` and ``met``
+    ``None`` and names them under ``missing``."""
     times = {r["name"]: r[key] for r in rows if r["group"] == "image" and r["dtype"] == "float32" and key in r}
     out = []
     for numerator, denominator, limit in TARGETS:
-        if numerator in times and denominator in times:
-            ratio = times[numerator] / times[denominator]
-            out.append({"ratio": f"{numerator} / {denominator}", "measured": ratio, "at_most": limit, "met": ratio <= limit})
+        target = {"ratio": f"{numerator} / {denominator}", "measured": None, "at_most": limit, "met": None}
+        missing = [name for name in (numerator, denominator) if name not in times]
+        if missing:
+            target["missing"] = missing
+        else:
+            target["measured"] = times[numerator] / times[denominator]
+            target["met"] = target["measured"] <= limit
+        out.append(target)
     return out
+
+
+def describe_target(target: dict) -> str:
+    """A target's measured ratio and verdict, or which rows it misses."""
+    if target["measured"] is None:
+        return f"not measured ({', '.join(target['missing'])} not timed)"
+    return f"{target['measured']:.3f} (at most {target['at_most']:.3f}) {'met' if target['met'] else 'NOT met'}"
 
 
 def _print_row(row: dict) -> None:
@@ -306,8 +320,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = run(args)
     for kind, key in (("", "targets"), (" (back to back)", "targets_pipelined")):
         for t in result[key]:
-            print(f"target{kind} {t['ratio']}: {t['measured']:.3f} (at most {t['at_most']:.3f}) "
-                  f"{'met' if t['met'] else 'NOT met'}")
+            print(f"target{kind} {t['ratio']}: {describe_target(t)}")
     write_result(result, args.out or DEFAULT_OUT / f"peers-{result['device_type']}.json")
     return result
 

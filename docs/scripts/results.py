@@ -98,11 +98,16 @@ def peers_markdown(result: dict) -> str:
         piped_targets = {t["ratio"]: t for t in result.get("targets_pipelined", [])}
         extra = " | back to back | met back to back" if piped_targets else ""
         lines += [f"| target | measured | at most | met{extra} |", "|---|---:|---:|---|" + ("---:|---|" if extra else "")]
+        def verdict(target: dict) -> str:  # "measured | met" cells
+            if target.get("measured") is None:
+                return f"- | not measured ({', '.join(target.get('missing', []))} not timed)"
+            return f"{target['measured']:.3f} | {'yes' if target['met'] else 'no'}"
+
         for t in result["targets"]:
-            line = f"| {t['ratio']} | {t['measured']:.3f} | {t['at_most']:.3f} | {'yes' if t['met'] else 'no'} |"
+            measured, met = verdict(t).split(" | ", 1)
+            line = f"| {t['ratio']} | {measured} | {t['at_most']:.3f} | {met} |"
             if extra and t["ratio"] in piped_targets:
-                b = piped_targets[t["ratio"]]
-                line += f" {b['measured']:.3f} | {'yes' if b['met'] else 'no'} |"
+                line += f" {verdict(piped_targets[t['ratio']])} |"
             elif extra:
                 line += " - | - |"
             lines.append(line)
