@@ -59,8 +59,8 @@ RATIOS = (
 Op = Callable[[torch.Tensor], object]
 
 
-def median_ms(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median wall time of each call in milliseconds, after ``WARMUP`` untimed calls of each.
+def timed_ms(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """The wall time of each call in milliseconds, ``repeats`` times, after ``WARMUP`` untimed calls of each.
 
     The calls are timed in turn, once per repeat, so that a change in the machine's load during
     the run affects all of them alike and their ratios stay fair.
@@ -73,8 +73,13 @@ def median_ms(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str,
         for name, call in calls.items():
             start = time.perf_counter()
             call()
-            times[name].append(time.perf_counter() - start)
-    return {name: 1e3 * statistics.median(seconds) for name, seconds in times.items()}
+            times[name].append(1e3 * (time.perf_counter() - start))
+    return times
+
+
+def median_ms(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """The median of `timed_ms`'s times of each call."""
+    return {name: statistics.median(ms) for name, ms in timed_ms(calls, repeats).items()}
 
 
 def per_sample(op: Op) -> Op:
@@ -136,12 +141,13 @@ class _Views(Dataset):
         return self.transform(self.photo)
 
 
-def loader_views_per_s(pipelines: dict[str, Op], photo: torch.Tensor, *, workers: int, batch: int,
-                       batches: int, repeats: int) -> dict[str, float]:
-    """Median views/s of each pipeline in a ``DataLoader`` of ``workers`` persistent worker processes.
+def loader_epochs_ms(pipelines: dict[str, Op], photo: torch.Tensor, *, workers: int, batch: int,
+                     batches: int, repeats: int) -> dict[str, list[float]]:
+    """The time of each of ``repeats`` epochs of ``batches`` batches of each pipeline, in a
+    ``DataLoader`` of ``workers`` persistent worker processes.
 
-    One epoch of ``batches`` batches warms each loader up (worker start, first calls); then the
-    pipelines take turns, one timed epoch each per repeat.
+    One epoch warms each loader up (worker start, first calls); then the pipelines take turns, one
+    timed epoch each per repeat, so that an epoch of one has a neighbour of the other.
     """
     loaders = {
         name: DataLoader(_Views(photo, p, batch * batches), batch_size=batch, num_workers=workers,
@@ -153,8 +159,15 @@ def loader_views_per_s(pipelines: dict[str, Op], photo: torch.Tensor, *, workers
         for _ in loader:
             pass
 
-    seconds = median_ms({name: (lambda loader=loader: epoch(loader)) for name, loader in loaders.items()}, repeats)
-    return {name: batch * batches / (ms / 1e3) for name, ms in seconds.items()}
+    return timed_ms({name: (lambda loader=loader: epoch(loader)) for name, loader in loaders.items()}, repeats)
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """The lowest, the quartiles and the highest of ``values``."""
+    if len(values) < 2:
+        return {"min": values[0], "q1": values[0], "median": values[0], "q3": values[0], "max": values[0]}
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return {"min": min(values), "q1": q1, "median": median, "q3": q3, "max": max(values)}
 
 
 def cpu_name() -> str:
@@ -197,9 +210,12 @@ def run(repeats: int, batch: int, workers: int, seed: int = 0) -> dict:
     # One repeat makes ``batch`` views; views per second follow from the median time of a repeat.
     ms = median_ms({name: (lambda p=p: repeat(p)) for name, p in pipelines.items()}, repeats)
     rate, rate_masked = (batch / (ms[name] / 1e3) for name in pipelines)
-    epochs = max(1, repeats // 3)
-    loader = loader_views_per_s(pipelines, photo, workers=workers, batch=batch, batches=LOADER_BATCHES,
-                                repeats=epochs)
+    epochs = loader_epochs_ms(pipelines, photo, workers=workers, batch=batch, batches=LOADER_BATCHES,
+                              repeats=repeats)
+    views = batch * LOADER_BATCHES
+    loader = {name: views / (statistics.median(ms) / 1e3) for name, ms in epochs.items()}
+    # each repeat's pair of neighbouring epochs: the share of views/s the mask cost in that pair
+    pairs = [100 * (1 - plain / masked) for plain, masked in zip(epochs["plain"], epochs["masked"])]
     pipeline = {
         "input": f"uint8 3x{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}",
         "views_per_repeat": batch,
@@ -208,11 +224,12 @@ def run(repeats: int, batch: int, workers: int, seed: int = 0) -> dict:
         "mscn_cost_percent": 100 * (rate / rate_masked - 1),
         "dataloader": {
             "workers": workers,
-            "views_per_epoch": batch * LOADER_BATCHES,
-            "epochs": epochs,
+            "views_per_epoch": views,
+            "epochs": repeats,
             "simclr_views_per_s": loader["plain"],
             "simclr_mscn_views_per_s": loader["masked"],
             "views_lost_percent": 100 * (1 - loader["masked"] / loader["plain"]),
+            "views_lost_percent_of_pairs": _spread(pairs),
         },
     }
     return {"timings_ms": timings, "ratios": ratios, "pipeline": pipeline}
@@ -241,6 +258,10 @@ def format_report(result: dict) -> str:
         f"in a DataLoader with {loader['workers']} workers: {loader['simclr_views_per_s']:.1f} views/s; "
         f"with MSCNMask: {loader['simclr_mscn_views_per_s']:.1f} views/s; {loader['views_lost_percent']:.1f}% lost",
     ]
+    pairs = loader.get("views_lost_percent_of_pairs")
+    if pairs:
+        lines.append(f"  lost in each of {loader['epochs']} pairs of neighbouring epochs: {pairs['min']:.1f} to "
+                     f"{pairs['max']:.1f}%, quartiles {pairs['q1']:.1f}, {pairs['median']:.1f}, {pairs['q3']:.1f}")
     return "\n".join(lines)
 
 

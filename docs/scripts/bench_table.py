@@ -51,6 +51,13 @@ def render(result: dict) -> str:
         f"Views/s in one process: from the median of {result['repeats']} repeats of {pipe['views_per_repeat']} views; "
         f"in the DataLoader: the median of {loader['epochs']} epochs of {loader['views_per_epoch']} views.",
     ]
+    pairs = loader.get("views_lost_percent_of_pairs")  # (runs before it was recorded lack it)
+    if pairs:
+        lines[-1] += (
+            f" The epochs of the two pipelines alternate; in each pair of neighbouring epochs the mask cost "
+            f"{pairs['min']:.1f} to {pairs['max']:.1f}% of the views/s (quartiles {pairs['q1']:.1f}, "
+            f"{pairs['median']:.1f} and {pairs['q3']:.1f}%)."
+        )
     return "\n".join(lines)
 
 

@@ -31,7 +31,8 @@ RATIOS = {
 }
 PIPELINE = {"input", "views_per_repeat", "simclr_views_per_s", "simclr_mscn_views_per_s", "mscn_cost_percent",
             "dataloader"}
-LOADER = {"workers", "views_per_epoch", "epochs", "simclr_views_per_s", "simclr_mscn_views_per_s", "views_lost_percent"}
+LOADER = {"workers", "views_per_epoch", "epochs", "simclr_views_per_s", "simclr_mscn_views_per_s", "views_lost_percent",
+          "views_lost_percent_of_pairs"}
 METADATA = {"device", "torch", "torchvision", "maskaug", "threads", "date", "command", "repeats", "warmup", "batch"}
 
 
@@ -63,7 +64,10 @@ def test_cpu_benchmark_writes_every_row(benchmark: tuple[Path, str]) -> None:
     assert set(result["pipeline"]) == PIPELINE
     assert result["pipeline"]["simclr_views_per_s"] > 0 and result["pipeline"]["simclr_mscn_views_per_s"] > 0
     loader = result["pipeline"]["dataloader"]
-    assert set(loader) == LOADER and loader["workers"] == 1
+    assert set(loader) == LOADER and loader["workers"] == 1 and loader["epochs"] == 2
+    pairs = loader["views_lost_percent_of_pairs"]
+    assert pairs["min"] <= pairs["q1"] <= pairs["median"] <= pairs["q3"] <= pairs["max"]
+    assert "pairs of neighbouring epochs" in printed
     assert loader["simclr_views_per_s"] > 0 and loader["simclr_mscn_views_per_s"] > 0
     assert "in a DataLoader with 1 workers" in printed
     for name in OPERATIONS | RATIOS:
@@ -76,4 +80,4 @@ def test_docs_table_renders_a_fresh_result(benchmark: tuple[Path, str]) -> None:
     for name in OPERATIONS | RATIOS:
         assert f"| {name} |" in table
     assert "views/s" in table and json.loads(out.read_text())["command"] in table
-    assert "DataLoader, 1 worker process" in table
+    assert "DataLoader, 1 worker process" in table and "in each pair of neighbouring epochs" in table
