@@ -1,6 +1,7 @@
 """Random draws that honour an explicit ``torch.Generator`` wherever it lives.
 
-Draws are made on the generator's device (torch requires it) and moved to the target device. With
+Draws are made on the generator's device (torch requires it) and moved to the target device; from a
+CPU generator to a GPU they are drawn into pinned memory and copied without waiting for the GPU. With
 ``generator=None`` they are made directly on the target device from torch's default generator.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 
@@ -22,8 +24,9 @@ def rand(
     """Uniform ``[0, 1)`` numbers of ``shape`` on ``device``."""
     if generator is None:  # (torch.compile traces symbolic sizes only without a generator argument)
         return torch.rand(tuple(shape), device=device, dtype=dtype)
-    out = torch.rand(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
-    return out if generator.device == device else out.to(device)
+    pinned = _pinned(generator, device)
+    out = torch.rand(tuple(shape), generator=generator, device=generator.device, dtype=dtype, pin_memory=pinned)
+    return out if generator.device == device else out.to(device, non_blocking=pinned)
 
 
 def randn(
@@ -36,8 +39,15 @@ def randn(
     """Standard normal numbers of ``shape`` on ``device``."""
     if generator is None:
         return torch.randn(tuple(shape), device=device, dtype=dtype)
-    out = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
-    return out if generator.device == device else out.to(device)
+    pinned = _pinned(generator, device)
+    out = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=dtype, pin_memory=pinned)
+    return out if generator.device == device else out.to(device, non_blocking=pinned)
+
+
+def _pinned(generator: torch.Generator, device: torch.device) -> bool:
+    """Whether draws from ``generator`` for ``device`` go through pinned memory: from the CPU to a
+    GPU, where a copy from pageable memory would wait for the GPU to finish its queued work."""
+    return generator.device.type == "cpu" and torch.device(device).type == "cuda"
 
 
 def uniform_in(
@@ -63,10 +73,12 @@ def spawn(generator: torch.Generator | None, device: torch.device) -> torch.Gene
     generator of ``device`` where ``None``), which it leaves as it is; where it cannot make one,
     ``generator`` itself.
 
-    The state is read on the host, so a generator of a GPU costs no synchronization. Two spawns
-    with nothing drawn from ``generator`` in between give the same generator: draw before each.
-    It cannot make one under ``torch.compile``, during a CUDA graph capture, or from the default
-    generator of a device other than the CPU and CUDA.
+    The state is read on the host, so a generator of a GPU costs no synchronization. The whole
+    state seeds the new generator: all of mt19937's words on the CPU (`manual_seed` would keep 32
+    bits, and two of some tens of thousands of spawns would then share a stream), a 63-bit Philox
+    seed on CUDA. Two spawns with nothing drawn from ``generator`` in between give the same
+    generator: draw before each (and from one thread at a time). It cannot make one on devices
+    other than the CPU and CUDA, under ``torch.compile``, or during a CUDA graph capture.
 
     Example:
         ```python
@@ -80,14 +92,41 @@ def spawn(generator: torch.Generator | None, device: torch.device) -> torch.Gene
         assert torch.equal(g.get_state(), state)
         ```
     """
-    if torch.compiler.is_compiling() or (device.type == "cuda" and torch.cuda.is_current_stream_capturing()):
+    if device.type not in ("cpu", "cuda") or torch.compiler.is_compiling():
+        return generator
+    if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
         return generator
     source = generator
     if source is None and device.type == "cpu":
         source = torch.default_generator
-    elif source is None and device.type == "cuda":
-        source = torch.cuda.default_generators[torch.cuda.current_device() if device.index is None else device.index]
     elif source is None:
+        index = torch.cuda.current_device() if device.index is None else device.index  # (initializes CUDA)
+        source = torch.cuda.default_generators[index]
+    state = source.get_state().numpy().tobytes()
+    if device.type == "cuda":
+        seed = int.from_bytes(hashlib.blake2b(state, digest_size=8).digest(), "little") >> 1
+        return torch.Generator(device=device).manual_seed(seed)
+    spawned = _cpu_generator(hashlib.shake_256(state).digest(4 * _MT_WORDS))
+    return generator if spawned is None else spawned
+
+
+#: mt19937's words, and where a CPU generator's state (`torch.Generator.get_state`, `_CPU_STATE`
+#: bytes) keeps them, one to a little-endian uint64; before them, its initial seed.
+_MT_WORDS = 624
+_MT_OFFSET = 24
+_CPU_STATE = 5056
+
+
+def _cpu_generator(words: bytes) -> torch.Generator | None:
+    """A CPU generator whose mt19937 words are ``words`` (`_MT_WORDS` little-endian uint32), as a
+    freshly seeded one, due to mix them before its first draw; ``None`` where this torch lays its
+    generators' state out otherwise."""
+    generator = torch.Generator()
+    state = generator.get_state()  # a fresh generator's: due to mix its words, no normal kept
+    if state.numel() != _CPU_STATE:
         return None
-    digest = hashlib.blake2b(source.get_state().numpy().tobytes(), digest_size=8).digest()
-    return torch.Generator(device=device).manual_seed(int.from_bytes(digest, "little") >> 1)
+    raw = state.numpy()
+    raw[:8] = np.frombuffer(words[:8], dtype=np.uint8)  # the initial seed it reports
+    raw[_MT_OFFSET : _MT_OFFSET + 8 * _MT_WORDS] = np.frombuffer(words, dtype="<u4").astype("<u8").view(np.uint8)
+    generator.set_state(state)
+    return generator

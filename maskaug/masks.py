@@ -481,8 +481,9 @@ def apply_mask(
             ``fill="constant"`` with ``value=0`` is the plain MSCN mask.
         noise_std: standard deviation of the noise fill (>= 0).
         value: the constant fill.
-        generator: source of the noise; ``None`` uses torch's default generator. A call advances it
-            by two uniforms, the noise's seed, on every path.
+        generator: source of the noise; ``None`` uses torch's default generator. A noise fill
+            advances it by two uniforms, the noise's seed, on the fused and the torch path alike
+            (in eager mode, on the CPU and CUDA); a constant fill draws nothing.
 
     Returns:
         A new tensor with ``x``'s shape, dtype and device.
@@ -541,10 +542,10 @@ def _fill(
     """`apply_mask` on checked arguments; ``overwrite=True`` lets it fill ``x`` itself, a temporary of the caller's.
 
     The noise's seed is ``seed`` (the caller's uniforms, as `maskaug._triton.fused` takes it), or
-    two uniforms drawn from ``generator``. Either way ``generator`` advances by that seed alone, on
-    every path: the fused kernel draws its noise from the seed, the torch operations from a
-    generator spawned from ``generator`` (`maskaug._random.spawn`). So the masks a caller draws
-    next are the same on every path.
+    two uniforms drawn from ``generator``. Either way, in eager mode on the CPU and CUDA outside a
+    graph capture, ``generator`` advances by that seed alone: the fused kernel draws its noise from
+    the seed, the torch operations from a generator spawned from ``generator``
+    (`maskaug._random.spawn`). So the masks a caller draws next are the same on every path.
 
     Shape:
         - x: any shape.
@@ -555,8 +556,8 @@ def _fill(
         return _triton.fused(x, sigma=None, mask=mask, fill=fill, noise_std=noise_std, value=value,
                              generator=generator, seed=seed)
     if fill == "noise":
-        if seed is None:
-            _triton.draw_seed(generator, x.device)  # drawn as the kernel draws it, to advance generator alike
+        if seed is None:  # drawn as the kernel draws its seed, to advance generator alike (where it lives: no copy)
+            _triton.draw_seed(generator, x.device if generator is None else generator.device)
         generator = _random.spawn(generator, x.device)
     if fill == "noise" and x.device.type == "cpu" and not torch.compiler.is_compiling():
         # On the CPU a data-dependent size costs no synchronization: draw noise only where needed.

@@ -128,7 +128,8 @@ class MSCNMask(nn.Module):
         generator: source of randomness kept by the module (a Dataset can't pass one to forward);
             ``None`` uses torch's default generator, which a DataLoader seeds per worker. A call
             advances it by the uniforms of its masks alone (two of them seed the noise), so a
-            sequence of calls draws the same masks on every path.
+            sequence of calls draws the same masks on the fused and the torch path, with noise or
+            a constant (in eager mode, on the CPU and CUDA, outside a CUDA graph capture).
 
     Shape:
         - input: one axis per name of ``layout``; floating dtype.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from maskaug import MSCNMask, sample_focal_mask, sample_grid_mask
+from maskaug import MSCNMask, apply_mask, sample_focal_mask, sample_grid_mask
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -47,3 +47,27 @@ def test_samplers_make_no_host_synchronization() -> None:
     common = dict(dims=(2, 3), channel_dim=1, channel_independent=True, generator=generator, device="cuda")
     assert _no_sync(lambda: sample_grid_mask(shape, cell=16, ratio=0.3, **common)).shape == shape
     assert _no_sync(lambda: sample_focal_mask(shape, scale=(0.3, 0.6), **common)).shape == shape
+
+
+@pytest.mark.parametrize("seeded", [True, False])
+def test_the_torch_path_makes_no_host_synchronization(monkeypatch: pytest.MonkeyPatch, seeded: bool) -> None:
+    # its noise comes from a generator spawned from the state of the module's (or of the default
+    # CUDA generator), read on the host
+    monkeypatch.setenv("MASKAUG_DISABLE_TRITON", "1")
+    generator = torch.Generator("cuda").manual_seed(0) if seeded else None
+    mask = MSCNMask(layout="b c h w", cell=16, generator=generator)
+    x = torch.randn(8, 3, 64, 64, device="cuda")
+    assert _no_sync(lambda: mask(x)).shape == x.shape
+    where = torch.rand(8, 1, 64, 64, device="cuda") < 0.3
+    assert _no_sync(lambda: apply_mask(x, where, generator=generator)).shape == x.shape
+
+
+def test_a_cpu_generator_makes_no_host_synchronization() -> None:
+    # its draws go to the GPU from pinned memory, without waiting for the GPU
+    mask = MSCNMask(layout="b c h w", cell=16, generator=torch.Generator().manual_seed(0), return_mask=True)
+    x = torch.randn(8, 3, 64, 64, device="cuda")
+    out, where = _no_sync(lambda: mask(x))
+    assert out.device == x.device and where.device == x.device
+    reference = MSCNMask(layout="b c h w", cell=16, generator=torch.Generator().manual_seed(0), return_mask=True)
+    reference(x.cpu())  # the warm-up call of _no_sync
+    assert torch.equal(reference(x.cpu())[1], where.cpu()), "the same masks as on the CPU, from the same generator"

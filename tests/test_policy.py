@@ -424,3 +424,9 @@ def test_compiled_modules_with_other_numbers_trace_them_as_constants():
     compiled = torch.compile(module, fullgraph=True, backend="eager")
     got, mask = compiled(x)
     assert mask.any() and (got[mask.expand_as(x)] == 9.0).all()
+
+
+def test_meta_tensors_keep_their_shape():
+    x = torch.empty(2, 3, 32, 32, device="meta")
+    assert small(generator=gen(0))(x).shape == x.shape
+    assert apply_mask(x, torch.zeros(2, 1, 32, 32, dtype=torch.bool, device="meta"), generator=gen(0)).shape == x.shape

@@ -27,3 +27,25 @@ def test_spawn_from_the_default_generator():
     assert torch.equal(torch.get_rng_state(), state)
     torch.manual_seed(3)
     assert torch.equal(torch.randn(4, generator=spawn(None, CPU)), torch.randn(4, generator=spawned))
+
+
+def test_spawned_cpu_generators_take_the_whole_state_not_a_32_bit_seed():
+    generator = torch.Generator().manual_seed(0)
+    firsts = set()
+    for _ in range(2000):
+        torch.rand(2, generator=generator)
+        spawned = spawn(generator, CPU)
+        first = torch.randn(4, generator=spawned)
+        firsts.add(tuple(first.tolist()))
+        if len(firsts) == 1:  # not the stream manual_seed would give from the low 32 bits of its seed
+            seeded = torch.Generator().manual_seed(spawned.initial_seed() & 0xFFFFFFFF)
+            assert not torch.equal(torch.randn(4, generator=seeded), first)
+    assert len(firsts) == 2000
+    noise = torch.randn(200_000, generator=spawn(generator, CPU))
+    assert abs(float(noise.mean())) < 0.01 and abs(float(noise.std()) - 1) < 0.01
+
+
+def test_spawn_keeps_the_generator_where_it_cannot_make_one():
+    generator = torch.Generator().manual_seed(0)
+    assert spawn(generator, torch.device("meta")) is generator
+    assert spawn(None, torch.device("meta")) is None

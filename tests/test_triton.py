@@ -36,7 +36,11 @@ def gpu(monkeypatch):
     found = {"capability": (9, 0)}
     monkeypatch.delenv("MASKAUG_DISABLE_TRITON", raising=False)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
-    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index: found["capability"])
+    def capability(index: int) -> tuple[int, int]:
+        torch._dynamo.graph_break()  # a full graph only where the check runs outside the trace
+        return found["capability"]
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", capability)
     _triton._SUPPORTED_GPUS.clear()
     yield found
     _triton._SUPPORTED_GPUS.clear()

@@ -146,8 +146,8 @@ def loader_epochs_ms(pipelines: dict[str, Op], photo: torch.Tensor, *, workers: 
     """The time of each of ``repeats`` epochs of ``batches`` batches of each pipeline, in a
     ``DataLoader`` of ``workers`` persistent worker processes.
 
-    One epoch warms each loader up (worker start, first calls); then the pipelines take turns, one
-    timed epoch each per repeat, so that an epoch of one has a neighbour of the other.
+    ``WARMUP`` epochs warm each loader up (worker start, first calls); then the pipelines take
+    turns, one timed epoch each per repeat, so that an epoch of one has a neighbour of the other.
     """
     loaders = {
         name: DataLoader(_Views(photo, p, batch * batches), batch_size=batch, num_workers=workers,

@@ -16,11 +16,13 @@
 # DEVICE=cpu TRITON_INTERPRET=1 runs the same steps on a CPU, on tiny inputs (PEERS_ARGS and
 # PROFILE_ARGS override them), to check the script itself in about ten minutes.
 set -uo pipefail
-out=${OUT:-benchmarks/masking/results}
 device=${DEVICE:-cuda}
 if [[ $device == cpu ]]; then
+    out=${OUT:-$(mktemp -d)}  # (never over the committed results)
     PEERS_ARGS=${PEERS_ARGS:---batch 2 --size 48 --spec-batch 2 --spec-freq 32 --spec-time 64 --repeats 2 --warmup 1}
     PROFILE_ARGS=${PROFILE_ARGS:---batch 2 --size 48 --repeats 2 --warmup 1}
+else
+    out=${OUT:-benchmarks/masking/results}
 fi
 mkdir -p "$out"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -36,4 +38,5 @@ if [[ $device == cuda* ]]; then
     "$python" -m benchmarks.masking.tune --device "$device" --dtypes float32 --out "$out/tune-$device.json" 2>&1 \
         | tee "$out/tune-$device.log" || status=1
 fi
+echo "results in $out"
 exit $status
