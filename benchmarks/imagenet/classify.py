@@ -35,7 +35,7 @@ from maskaug.siamese import (
 )
 from maskaug.siamese import distributed as D
 from maskaug.siamese.config import differences
-from maskaug.siamese.trainer import _non_finite_gradients
+from maskaug.siamese.trainer import non_finite_gradients
 
 from .common import (
     load_pretrained_backbone,
@@ -195,11 +195,31 @@ def _build(
     return model, net, optimizer
 
 
+def _saved_run(checkpoint: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The state in ``checkpoint`` (``None`` where there is none), loaded on the CPU (RNG states must
+    stay CPU tensors; `_resume` moves the weights to the device).
+
+    Raises:
+        ConfigMismatchError: The checkpoint was written with other settings.
+    """
+    if not checkpoint.exists():
+        return None
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    differing = differences(state["settings"], settings, sorted(settings))
+    if differing:
+        raise ConfigMismatchError(
+            f"cannot resume {checkpoint}: it was written with other settings: {', '.join(differing)}; "
+            "use another --out or --no-resume"
+        )
+    return state
+
+
 def _resume(
-    checkpoint: Path, settings: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer, *, env: DistEnv,
+    checkpoint: Path, state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer, *, env: DistEnv,
     size: tuple[int, int] | None = None,
 ) -> tuple[int, int, int]:
-    """Restore the model, the optimizer and this rank's RNG states from ``checkpoint``.
+    """Restore the model, the optimizer and this rank's RNG states from ``state``, read from
+    ``checkpoint`` by `_saved_run`.
 
     ``size``: the run's ``(training images, steps per epoch)``, checked against the checkpoint's
     (checkpoints of earlier versions hold none).
@@ -208,16 +228,8 @@ def _resume(
         ``(step, epoch, batch_in_epoch)`` of the checkpoint.
 
     Raises:
-        ConfigMismatchError: The checkpoint was written with other settings or another training set size.
+        ConfigMismatchError: The checkpoint was written for another training set size.
     """
-    # on the CPU: RNG states must stay CPU tensors; load_state_dict moves weights to the device
-    state = load_checkpoint(checkpoint, map_location="cpu")
-    differing = differences(state["settings"], settings, sorted(settings))
-    if differing:
-        raise ConfigMismatchError(
-            f"cannot resume {checkpoint}: it was written with other settings: {', '.join(differing)}; "
-            "use another --out or --no-resume"
-        )
     saved = state.get("size")
     if size is not None and saved is not None and tuple(saved) != tuple(size):
         raise ConfigMismatchError(
@@ -231,29 +243,25 @@ def _resume(
     return state["step"], state["epoch"], state["batch_in_epoch"]
 
 
-def _finished(checkpoint: Path, results: Path, settings: dict[str, Any]) -> bool:
-    """Whether ``checkpoint`` ends a run of these ``settings`` whose ``results`` are written."""
-    if not (results.is_file() and checkpoint.is_file()):
-        return False
-    state = load_checkpoint(checkpoint, map_location="cpu")
-    return state["settings"] == settings and state["epoch"] >= settings["epochs"]
-
-
 def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     """Train the classifier (resuming from ``out/checkpoint.pt``), evaluate it, write results.
 
     A finished run (its checkpoint at the last epoch, its results written) returns its results at once.
     """
-    env = init_distributed(args.device)
     out: Path = args.out
+    if out.resolve() == args.pretrained.resolve():  # (--no-resume would set the pre-training run aside)
+        raise ValueError(f"--out {out} is the pre-training run's folder (--pretrained): give the {args.mode} run "
+                         f"its own, for example {out / args.mode}")
+    env = init_distributed(args.device)
     checkpoint = out / CHECKPOINT_NAME
-    previous = [checkpoint, out / RESULTS_NAME, out / "metrics.jsonl"]
+    previous = [checkpoint, out / RESULTS_NAME, out / "metrics.jsonl", out / "tensorboard"]
     if args.mode == "finetune" and args.subset_file is None:  # the subset this run drew and wrote
         previous.append(out / "subset.txt")
     afresh = start_afresh_if_asked(args.no_resume, previous, env, args.mode)
     backbone, pretrained = load_pretrained_backbone(args.pretrained)
     settings = _settings(args, preset, pretrained, env.world_size)
-    if not afresh and _finished(checkpoint, out / RESULTS_NAME, settings):  # before the data is scanned
+    saved = None if afresh else _saved_run(checkpoint, settings)  # checked before the data is scanned
+    if saved is not None and saved["epoch"] >= settings["epochs"] and (out / RESULTS_NAME).is_file():
         if env.is_main:
             print(f"{args.mode}: already finished; results in {out / RESULTS_NAME}", flush=True)
         return json.loads((out / RESULTS_NAME).read_text())
@@ -279,9 +287,10 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
     cuda = env.device.type == "cuda"
 
     step = epoch = batch_in_epoch = 0
-    if not afresh and checkpoint.exists():
-        step, epoch, batch_in_epoch = _resume(checkpoint, settings, model, optimizer, env=env,
+    if saved is not None:
+        step, epoch, batch_in_epoch = _resume(checkpoint, saved, model, optimizer, env=env,
                                               size=(len(dataset), steps_per_epoch))
+        del saved  # (its weights: not kept through training)
     if env.is_main and args.mode == "finetune" and args.subset_file is None:  # after the resume check passed
         write_subset_file(out / "subset.txt", samples, train.root)
 
@@ -317,7 +326,7 @@ def run(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
                 loss.backward()
                 # one collective: the loss, and whether a rank's gradients hold NaN or infinity;
                 # checked before the step, so that bad weights never reach a checkpoint
-                stats = D.all_sum(torch.stack([loss.detach(), _non_finite_gradients([optimizer], env.device)]))
+                stats = D.all_sum(torch.stack([loss.detach(), non_finite_gradients([optimizer], env.device)]))
                 loss_sum, bad_gradients = stats.tolist()
                 if not math.isfinite(loss_sum) or bad_gradients:
                     what = "loss" if not math.isfinite(loss_sum) else "gradients (finite loss)"

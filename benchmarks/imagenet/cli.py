@@ -26,7 +26,8 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="do not open every image before training (faster start)")
     parser.add_argument("--no-resume", action="store_true",
-                        help="start afresh: a checkpoint.pt (and results.json) already in --out is first renamed "
+                        help="start afresh: the previous run's files in --out (checkpoint.pt, metrics.jsonl, "
+                        "tensorboard/, and imagenet.json or results.json and a drawn subset.txt) are first renamed "
                         "to <name>.old<N>, kept but never resumed (torchrun's restarts of the launch resume its own)")
     parser.add_argument("--no-progress", action="store_true", help="no progress line")
     parser.add_argument("--device", default=None, help="force a device (default: cuda:LOCAL_RANK, else cpu)")

@@ -77,19 +77,13 @@ def write_settings(out: Path, settings: dict[str, Any]) -> None:
     (out / SETTINGS_NAME).write_text(json.dumps(settings, indent=2) + "\n")
 
 
-def starting_afresh(no_resume: bool) -> bool:
-    """Whether a run sets its folder's checkpoint aside and starts afresh: ``--no-resume`` on a
-    launch's first attempt. A restart by ``torchrun --max-restarts`` (``TORCHELASTIC_RESTART_COUNT``
-    above 0) resumes the checkpoint that the launch's first attempt wrote."""
-    return no_resume and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) == 0
-
-
 def start_afresh_if_asked(no_resume: bool, paths: list[Path], env: DistEnv, step: str) -> bool:
-    """With ``--no-resume`` on a launch's first attempt (`starting_afresh`), rename ``paths`` aside
-    as one set (`set_aside`; on the main rank, before any other work, so that an attempt that dies
-    early leaves nothing a restart could resume); every rank waits for it. Returns whether the run
-    starts afresh."""
-    afresh = starting_afresh(no_resume)
+    """With ``--no-resume`` on a launch's first attempt, rename ``paths`` aside as one set
+    (`set_aside`; on the main rank, before any other work, so that an attempt that dies early
+    leaves nothing a restart could resume); every rank waits for it. A restart by ``torchrun
+    --max-restarts`` (``TORCHELASTIC_RESTART_COUNT`` above 0) resumes the checkpoint that the
+    launch's first attempt wrote. Returns whether the run starts afresh."""
+    afresh = no_resume and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) == 0
     if afresh and env.is_main:
         moved = set_aside(paths)
         if moved:

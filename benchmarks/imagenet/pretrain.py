@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, preset: Preset) -> TrainResult:
     env = init_distributed(args.device)
     checkpoint = args.out / CHECKPOINT_NAME
     afresh = start_afresh_if_asked(
-        args.no_resume, [checkpoint, args.out / SETTINGS_NAME, args.out / "metrics.jsonl"], env, "pretrain")
+        args.no_resume, [checkpoint, args.out / SETTINGS_NAME, args.out / "metrics.jsonl", args.out / "tensorboard"], env, "pretrain")
     train, val = load_splits(args.data, env=env, on_bad_image=args.on_bad_image, verify=args.verify,
                              progress=not args.no_progress)
     sigma = None if args.no_highpass else preset.highpass_sigma

@@ -91,11 +91,11 @@ def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | 
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[config.precision]
 
 
-def _non_finite_gradients(optimizers: Sequence[torch.optim.Optimizer | None], device: torch.device) -> Tensor:
-    """1.0 when a gradient of the optimizers' parameters holds NaN or infinity, else 0.0.
+def non_finite_gradients(optimizers: Sequence[torch.optim.Optimizer | None], device: torch.device) -> Tensor:
+    """1.0 when a gradient of the optimizers' parameters holds NaN or infinity, else 0.0, on ``device``.
 
-    One fused norm per dtype of gradients (a norm is finite exactly when every element is, short
-    of an overflow past 3e38), not an operation per parameter.
+    One fused max-norm per dtype of gradients (the largest magnitude: finite exactly when every
+    element is, where a 2-norm of finite float16 values can overflow), not an operation per parameter.
     """
     groups: dict[tuple[torch.device, torch.dtype], list[Tensor]] = {}
     for opt in optimizers:
@@ -103,7 +103,7 @@ def _non_finite_gradients(optimizers: Sequence[torch.optim.Optimizer | None], de
             for p in group["params"]:
                 if p.grad is not None:
                     groups.setdefault((p.grad.device, p.grad.dtype), []).append(p.grad)
-    finite = [torch.stack(torch._foreach_norm(grads)).isfinite().all().to(device) for grads in groups.values()]
+    finite = [torch.stack(torch._foreach_norm(grads, math.inf)).isfinite().all().to(device) for grads in groups.values()]
     if not finite:
         return torch.zeros((), device=device)
     return (~torch.stack(finite).all()).float()
@@ -301,10 +301,9 @@ class _Run:
             )
         return views
 
-    def _train_step(self, inputs: Any, labels: Tensor) -> tuple[Tensor, list[float]]:
+    def _train_step(self, inputs: Any, labels: Tensor) -> list[float]:
         """One optimizer step; returns its statistics summed over ranks: ``[loss, non-finite loss flag,
-        ce, correct, count, non-finite gradient flag]``, on the device and (read once, for the
-        non-finite check) on the host."""
+        ce, correct, count, non-finite gradient flag]``, read to the host once (for the non-finite check)."""
         views = self._views(inputs)
         k, n = len(views), views[0].shape[0]
         pairs = self.pairs if self.pairs is not None else all_pairs(k)
@@ -341,7 +340,7 @@ class _Run:
         # with fp16 the scaler skips steps whose gradients overflow; otherwise they are an error
         bad_grads = torch.zeros((), device=self.device)
         if not self.scaler.is_enabled():
-            bad_grads = _non_finite_gradients([self.optimizer, self.classifier_optimizer], self.device)
+            bad_grads = non_finite_gradients([self.optimizer, self.classifier_optimizer], self.device)
         # one collective per step: [loss, non-finite flag, ce, correct, count, bad-gradient flag]
         stats = D.all_sum(
             torch.stack(
@@ -371,7 +370,7 @@ class _Run:
             ema_update(self.target.backbone, self.network.backbone, tau)
             ema_update(self.target.projector, self.network.projector, tau)
         self.last_lr, self.last_num_views = lr, k
-        return stats, values
+        return values
 
     # ----------------------------------------------------------------- loop
     def _knn(self) -> float:
@@ -409,12 +408,12 @@ class _Run:
                     num_workers=cfg.num_workers,
                     pin_memory=self.device.type == "cuda",
                 )
-                epoch_stats = torch.zeros(6, device=self.device)
+                correct = count = 0.0  # the online classifier's, this epoch
                 for inputs, labels in loader:
-                    stats, values = self._train_step(inputs, torch.as_tensor(labels))
+                    values = self._train_step(inputs, torch.as_tensor(labels))
                     self.step += 1
                     self.batch_in_epoch += 1
-                    epoch_stats += stats
+                    correct, count = correct + values[3], count + values[4]
                     loss = values[0] / self.env.world_size
                     final_loss = loss
                     progress.update(cfg.global_batch_size * self.last_num_views, loss=loss, lr=self.last_lr)
@@ -433,8 +432,8 @@ class _Run:
                     if save:
                         self._save()
                 record = {"epoch": self.epoch, "event": "epoch_end"}
-                if self.network.classifier is not None and epoch_stats[4] > 0:
-                    online_top1 = (epoch_stats[3] / epoch_stats[4]).item()
+                if self.network.classifier is not None and count > 0:
+                    online_top1 = correct / count
                     record["online_linear_top1"] = online_top1
                 if self.knn_data is not None and cfg.knn_every_epochs and (
                     self.epoch % cfg.knn_every_epochs == 0 or self.epoch == cfg.epochs

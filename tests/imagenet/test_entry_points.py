@@ -13,7 +13,7 @@ import torchvision
 from benchmarks.imagenet import load_exported, main
 from benchmarks.imagenet import classify
 from benchmarks.imagenet import pretrain as pretrain_step
-from benchmarks.imagenet.classify import Classifier, _build, _resume, evaluate
+from benchmarks.imagenet.classify import Classifier, _build, _resume, _saved_run, evaluate
 from benchmarks.imagenet.common import load_pretrained_backbone
 from maskaug.adapters import image
 from maskaug.siamese import DistEnv, load_checkpoint
@@ -103,7 +103,8 @@ def test_resume_keeps_the_rng_states_on_the_cpu(pretrained: Path, linear: Path) 
         cpu = DistEnv(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
         model, _, optimizer = _build(state["settings"], backbone, 3, env=cpu, seed=0)
         elsewhere = DistEnv(rank=0, world_size=1, local_rank=0, device=torch.device("meta"))
-        position = _resume(linear / "checkpoint.pt", state["settings"], model, optimizer, env=elsewhere)
+        saved = _saved_run(linear / "checkpoint.pt", state["settings"])
+        position = _resume(linear / "checkpoint.pt", saved, model, optimizer, env=elsewhere)
         assert torch.equal(torch.get_rng_state(), state["rng"][0]["torch"])
     assert position == (state["step"], state["epoch"], state["batch_in_epoch"])
     assert torch.equal(model.head.weight, state["model"]["head.weight"])
@@ -118,9 +119,8 @@ def test_resume_on_a_training_set_of_another_size_is_refused(pretrained: Path, l
     with torch.random.fork_rng(devices=[]):
         with pytest.raises(ValueError, match=rf"written for {images} training images \({steps} steps per epoch\), "
                                              rf"now {3 * images} \({3 * steps}\)"):
-            _resume(linear / "checkpoint.pt", state["settings"], model, optimizer, env=cpu,
-                    size=(3 * images, 3 * steps))
-        assert _resume(linear / "checkpoint.pt", state["settings"], model, optimizer, env=cpu,
+            _resume(linear / "checkpoint.pt", state, model, optimizer, env=cpu, size=(3 * images, 3 * steps))
+        assert _resume(linear / "checkpoint.pt", state, model, optimizer, env=cpu,
                        size=(images, steps)) == (state["step"], state["epoch"], state["batch_in_epoch"])
 
 
@@ -132,6 +132,15 @@ def test_evaluation_leaves_the_global_rng_untouched() -> None:
     before = torch.get_rng_state()
     assert evaluate(model, data, env=cpu, batch_size=2, num_workers=0)["images"] == 5
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_the_probe_refuses_the_pre_training_run_s_folder(toy: Path, pretrained: Path) -> None:
+    # --no-resume there would set the pre-training run aside
+    before = sorted(p.name for p in pretrained.iterdir())
+    with pytest.raises(ValueError, match=r"--out .* is the pre-training run's folder \(--pretrained\)"):
+        main(["linear", "--data", str(toy), "--pretrained", str(pretrained), "--out", str(pretrained), "--preset",
+              "tiny", "--no-progress", "--no-resume"])
+    assert sorted(p.name for p in pretrained.iterdir()) == before
 
 
 def test_resume_with_other_settings_is_refused(toy: Path, pretrained: Path, linear: Path) -> None:
