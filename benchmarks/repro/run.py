@@ -260,6 +260,8 @@ OLD_RUN_SIZES = ("epochs", "batch_size", "width", "knn_k", "probe_epochs")
 
 class StaleRunsError(ValueError):
     """Stored runs whose settings are unknown (recorded without them) and not to be reused."""
+
+
 #: Fields that name or gather experiments without changing what a run computes.
 _NOT_SETTINGS = frozenset({"key", "label", "group", "name", "experiments", "seeds", "note"})
 
@@ -376,7 +378,7 @@ def _earlier_runs(path: Path, meta: dict[str, Any]) -> tuple[list[dict[str, Any]
     if differing:
         print(f"{path} was written at other sizes ({', '.join(differing)} differ): starting afresh", flush=True)
         return [], [], None
-    runs = earlier["runs"]
+    runs = _stamped(earlier["runs"], earlier["meta"])
     other = [k for k in OLD_RUN_SIZES if earlier["meta"].get(k) != meta[k]]
     old = [r for r in runs if "settings" not in r]
     if other and old:  # the others are checked on their own settings
@@ -388,6 +390,12 @@ def _earlier_runs(path: Path, meta: dict[str, Any]) -> tuple[list[dict[str, Any]
 
 #: Where and when a run ran: stored in each run, and in the meta as of the latest run written.
 PROVENANCE = ("device", "torch", "date")
+
+
+def _stamped(runs: list[dict[str, Any]], meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """``runs`` read from a file whose meta is ``meta``: those recorded without their device, torch
+    and date (older files) get the file's, before runs of other files join them."""
+    return [{**{k: meta[k] for k in PROVENANCE if k in meta}, **run} for run in runs]
 
 
 def _here_and_now() -> dict[str, str]:
@@ -520,7 +528,9 @@ def merge(grid: Grid, sources: Sequence[Path], out: Path, *, keep_old: bool = Fa
     reports = [json.loads((Path(source) / "results.json").read_text()) for source in sources]
     if not reports:
         raise ValueError("merge needs at least one source folder")
-    meta = reports[0]["meta"]
+    # the first source's data sizes, and the grid's own sizes (that runs recorded without their
+    # settings are checked on)
+    meta = {**reports[0]["meta"], **{k: getattr(grid, k) for k in OLD_RUN_SIZES}}
     runs: dict[tuple[str, int], dict[str, Any]] = {}
     commands: list[str] = []
     for source, report in zip(sources, reports, strict=True):
@@ -528,8 +538,8 @@ def merge(grid: Grid, sources: Sequence[Path], out: Path, *, keep_old: bool = Fa
         differing = [k for k in sizes if report["meta"].get(k) != meta.get(k)]
         if report["meta"]["grid"] != grid.name or differing:
             raise ValueError(f"{source}/results.json is of grid {report['meta']['grid']!r} or other sizes "
-                             f"({', '.join(differing) or 'grid'} differ from {sources[0]})")
-        checked, stale = _check_runs(report["runs"], grid, data=None, keep_old=keep_old,
+                             f"({', '.join(differing) or 'grid'} differ from grid {grid.name}'s and {sources[0]}'s)")
+        checked, stale = _check_runs(_stamped(report["runs"], report["meta"]), grid, data=None, keep_old=keep_old,
                                      where=f"{source}/results.json")
         if stale:
             raise ValueError(f"{source}/results.json holds runs made otherwise than grid {grid.name} says: "

@@ -290,7 +290,9 @@ def test_runs_without_their_settings_are_reused_only_when_asked(tmp_path: Path, 
     report = main([*argv, "--keep-old"])
     text = capsys.readouterr().out
     assert "2 runs recorded without their settings are kept, checked on the sizes alone" in text
-    assert "0 runs to do (2 kept" in text and report["runs"] == saved["runs"]
+    assert "0 runs to do (2 kept" in text
+    provenance = {k: saved["meta"][k] for k in run_module.PROVENANCE}  # the file's, where a run records none
+    assert report["runs"] == [{**provenance, **run} for run in saved["runs"]]
     assert len(main(["--grid", "smoke", "--out", str(tmp_path / "merged"), "--merge", str(out), "--keep-old"])["runs"]) == 2
 
 
@@ -373,6 +375,36 @@ def test_merge_takes_only_runs_of_the_grids_settings_and_one_data_set(tmp_path: 
     assert "masks-only seed 0 (experiment.ratio differ)" in capsys.readouterr().out
     assert [(r["key"], r["seed"]) for r in merged["runs"]] == [("standard", 0), ("mscn", 0), ("mscn", 1)]
     assert merged["meta"]["device"] == "new" and merged["meta"]["date"] == "2026-01-02 00:00 UTC"
+
+
+def test_merged_runs_recorded_without_provenance_keep_their_file_s(tmp_path: Path) -> None:
+    # runs of older files carry no device, torch or date: they keep their own file's, not the newest's
+    grid = GRIDS["smoke"]
+
+    def folder(name: str, report: dict) -> str:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(report))
+        return str(tmp_path / name)
+
+    old = synthetic(grid, [(STANDARD, 0), (STANDARD, 1)], device="old GPU", torch="1.0")
+    for run in old["runs"]:
+        del run["settings"], run["device"], run["torch"], run["date"]
+    where = {"device": "new GPU", "torch": "9.9", "date": "2027-01-01 00:00 UTC"}
+    report = synthetic(grid, [(MSCN, 0)], **where)
+    report["runs"][0].update(where)
+    new = folder("new", report)
+    out = tmp_path / "out"
+    folder("out", old)
+    merged = main(["--grid", "smoke", "--out", str(out), "--merge", new, "--keep-old"])
+    assert [r["device"] for r in merged["runs"]] == ["old GPU", "old GPU", "new GPU"]
+    text = (out / "results.md").read_text()
+    assert "- device: old GPU; torch 1.0; 2026-01-01 00:00 UTC (2 runs)" in text
+    assert "- device: new GPU; torch 9.9; 2027-01-01 00:00 UTC (1 runs)" in text
+    # an older source is checked on the grid's sizes, whichever source comes first
+    longer = synthetic(grid, [(STANDARD, 0)], epochs=grid.epochs + 98)
+    del longer["runs"][0]["settings"]
+    with pytest.raises(SystemExit, match=r"epochs differ from grid smoke's"):
+        main(["--grid", "smoke", "--out", str(tmp_path / "m"), "--merge", folder("longer", longer), new, "--keep-old"])
 
 
 @pytest.mark.parametrize("grid", ["cpu", "gpu"])
