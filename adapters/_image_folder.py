@@ -7,6 +7,7 @@ classes differ.
 
 from __future__ import annotations
 
+import collections
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,11 +17,12 @@ from typing import Any, Literal
 
 from PIL import Image
 from torch.utils.data import Dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from maskaug.siamese.monitor import Progress
 
-#: File suffixes read as images (lower case), as torchvision's ImageFolder reads them.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+#: File suffixes read as images (lower case): those torchvision's ImageFolder reads.
+IMAGE_SUFFIXES = tuple(IMG_EXTENSIONS)
 
 OnBadImage = Literal["stop", "skip"]
 
@@ -55,12 +57,13 @@ def _is_image(name: str) -> bool:
 
 def _images_under(folder: Path) -> list[str]:
     """The image files in ``folder`` and its sub-folders at any depth (links followed, hidden
-    entries left out), sorted by path."""
-    found = []
+    entries left out), in torchvision's ImageFolder's order: folder by folder, the folders sorted
+    by path, each folder's files sorted by name."""
+    folders = []
     for parent, dirs, files in os.walk(folder, followlinks=True):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found += [os.path.join(parent, f) for f in files if _is_image(f)]
-    return sorted(found)
+        folders.append((parent, sorted(f for f in files if _is_image(f))))
+    return [os.path.join(parent, f) for parent, files in sorted(folders) for f in files]
 
 
 def _verify(path: str) -> str | None:
@@ -120,7 +123,7 @@ def scan_image_folder(
         raise ImageDataError(f"image folder {root} holds no class sub-folders (expected {root}/<class>/<image>)")
     if classes is not None:
         expected = list(classes)
-        repeated = sorted({c for c in expected if expected.count(c) > 1})
+        repeated = sorted(c for c, n in collections.Counter(expected).items() if n > 1)
         if repeated:
             raise ImageDataError(f"classes lists {', '.join(repeated)} more than once")
         missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))

@@ -611,7 +611,7 @@ class SimCLRBatchAugment(nn.Module):
         if self.scale[1] > 1:
             raise ValueError(f"scale must lie in (0, 1], got {scale!r}")
         self.ratio = check_pair("ratio", ratio, low_open=True)
-        self.blur_kernel = max(3, size // 10 // 2 * 2 + 1)
+        self.blur_kernel = max(3, self.size // 10 // 2 * 2 + 1)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.generator = check_generator(generator)
@@ -624,7 +624,8 @@ class SimCLRBatchAugment(nn.Module):
         """Images in float32 (uint8 values kept as 0..255), their sizes, and the value of 1.0."""
         if isinstance(batch, CanvasBatch):
             pixels, sizes = batch
-            if pixels.ndim != 4 or pixels.shape[1] != 3 or sizes.shape != (pixels.shape[0], 2):
+            square = pixels.ndim == 4 and pixels.shape[-2] == pixels.shape[-1]
+            if not square or pixels.shape[1] != 3 or sizes.shape != (pixels.shape[0], 2):
                 raise ValueError(
                     f"a CanvasBatch needs pixels (N, 3, S, S) and sizes (N, 2), got {tuple(pixels.shape)} and "
                     f"{tuple(sizes.shape)}"

@@ -23,6 +23,8 @@ from torch.utils.data import Dataset
 from maskaug.siamese import TrainConfig, extract_features, knn_accuracy, linear_probe, pretrain
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: The data folder beside the repository, where the recipes look for their data by default.
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @dataclass(frozen=True)

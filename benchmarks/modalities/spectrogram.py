@@ -22,11 +22,12 @@ from torch.utils.data import TensorDataset
 from maskaug.adapters import spectrogram
 
 from .augment import SpectrogramAugment
-from .common import Arm, Budget, parse, record, run_arm, write
+from .common import SHARED_DATA, Arm, Budget, parse, record, run_arm, write
 from .models import ConvNet2d
 
-#: The spoken-words file: ``--data``, else ``$MASKAUG_SPOKEN_WORDS``, else the shared copy.
-DATA = Path(os.environ.get("MASKAUG_SPOKEN_WORDS", "/work/shared/data/spoken-words/spoken_words_16k.npz"))
+#: The spoken-words file: ``--data``, else ``$MASKAUG_SPOKEN_WORDS``, else the copy in
+#: ``shared/data`` beside the repository.
+DATA = Path(os.environ.get("MASKAUG_SPOKEN_WORDS", SHARED_DATA / "spoken-words" / "spoken_words_16k.npz"))
 CLASSES = 20
 
 

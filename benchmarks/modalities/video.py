@@ -23,11 +23,12 @@ from maskaug import HighPass, MultiView
 from maskaug.adapters import video
 
 from .augment import ClipAugment
-from .common import Arm, Budget, parse, record, run_arm, write
+from .common import SHARED_DATA, Arm, Budget, parse, record, run_arm, write
 from .models import ConvNet2Plus1d
 
-#: The Fashion-MNIST folder: ``--data``, else ``$MASKAUG_FASHION_MNIST``, else the shared copy.
-DATA = Path(os.environ.get("MASKAUG_FASHION_MNIST", "/work/shared/data/fashion-mnist"))
+#: The Fashion-MNIST folder: ``--data``, else ``$MASKAUG_FASHION_MNIST``, else the copy in
+#: ``shared/data`` beside the repository.
+DATA = Path(os.environ.get("MASKAUG_FASHION_MNIST", SHARED_DATA / "fashion-mnist"))
 CLASSES = 10
 #: The views' masking ratios: asymmetric branches, as MSCN's two standard views.
 RATIOS = (0.10, 0.20)

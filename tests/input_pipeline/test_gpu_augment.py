@@ -323,6 +323,8 @@ def test_modules_pickle_and_print() -> None:
         (lambda: sample_crop_boxes(torch.tensor([[4, 4]]), scale=(0.0, 1.0)), ValueError, r"0 < low <= high"),
         (lambda: SimCLRBatchAugment(8)(CanvasBatch(torch.zeros(1, 3, 16, 16, dtype=torch.uint8), torch.tensor([[64, 8]]))),
          ValueError, r"sizes must lie in \[1, 16\]"),
+        (lambda: SimCLRBatchAugment(8)(CanvasBatch(torch.zeros(1, 3, 16, 32, dtype=torch.uint8), torch.tensor([[30, 8]]))),
+         ValueError, r"pixels \(N, 3, S, S\).*\(1, 3, 16, 32\)"),
         (lambda: gpu_pretrain_views(16, ratios=()), ValueError, "ratios"),
         (lambda: ToCanvas(0), ValueError, "canvas"),
         (lambda: ToCanvas(16)(torch.zeros(1, 4, 4, dtype=torch.uint8)), ValueError, r"\(3, H, W\) uint8"),
