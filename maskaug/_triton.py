@@ -38,6 +38,7 @@ calls launch directly. It runs on CUDA tensors, and on CPU tensors under ``TRITO
 from __future__ import annotations
 
 import functools
+import math
 import os
 from contextlib import nullcontext
 
@@ -410,29 +411,22 @@ if triton is not None:
     def _launch(kernel, x, taps, mask, cells, start, extent, focal, seed, mask_mode, boxes, noise, invert,
                 channels, cell_channels, box_channels, grid_h, grid_w, cell_h, cell_w, fill_scale, fill_value):
         """Run the kernel on a contiguous ``x`` (``kernel`` maps the Triton kernel to what launches it)."""
-        height, width, radius = x.shape[-2], x.shape[-1], len(taps) // 2
+        height, width = x.shape[-2], x.shape[-1]
         if TILE[2] * TILE[3] % 4:
             raise ValueError(f"TILE's horizontal tile must hold a multiple of 4 columns (four normals a draw): {TILE}")
         out = torch.empty_like(x)
         if x.numel() == 0:
             return out
-        rows, vertical, blocks, block = TILE
-        stripes = -(-height // rows)
-        total = x.numel() // (height * width) * stripes
+        stripes, total, padded = launch_sizes(x.shape, len(taps) // 2, TILE)
         programs = total if PROGRAMS_PER_SM is None else min(total, PROGRAMS_PER_SM * _processors(x.device))
-        # per program: RADIUS reflected columns, the columns of the horizontal tiles, RADIUS more
-        padded = -(-width // (blocks * block)) * blocks * block + 2 * radius
         # without a high-pass the kernel never touches the scratch: any tensor stands in for it
-        scratch = x.new_empty((programs, padded, rows), dtype=torch.float32) if taps else x
+        scratch = x.new_empty((programs, padded, TILE[0]), dtype=torch.float32) if taps else x
         with on_device(x):
             kernel(_fused)[(programs,)](
                 x, out, scratch, mask, cells, start, extent, focal, seed,
                 total, stripes, height, width, padded, channels, cell_channels, box_channels,
                 grid_h, grid_w, cell_h, 1.0 / cell_w, fill_scale, fill_value,
-                TAPS=tuple(taps), HIGHPASS=bool(taps), RADIUS=radius, MASK=mask_mode, FOCAL=boxes, NOISE=noise,
-                INVERT=invert,
-                TR=rows, VW=vertical, HB=blocks, HC=block,
-                TR_LEVELS=rows.bit_length() - 1, HC_LEVELS=block.bit_length() - 1,
+                MASK=mask_mode, FOCAL=boxes, NOISE=noise, INVERT=invert, **filter_constants(taps, TILE),
                 **_register_limit(), num_warps=WARPS, num_stages=1,
             )
         return out
@@ -480,6 +474,24 @@ if triton is not None:
             wrap_triton, x, taps, mask, cells, start, extent, focal, seed, mask_mode, boxes, noise, invert,
             channels, cell_channels, box_channels, grid_h, grid_w, cell_h, cell_w, fill_scale, fill_value,
         )
+
+
+def launch_sizes(shape: tuple[int, ...], radius: int, tile: tuple[int, int, int, int]) -> tuple[int, int, int]:
+    """``(stripes per plane, stripes in all, scratch columns per program)`` of a launch of the fused
+    kernel on a non-empty ``shape`` with a high-pass of ``radius`` (0 for none), under ``tile``
+    (`TILE`'s form). A program's scratch holds RADIUS reflected columns, the columns of its
+    horizontal tiles, and RADIUS more."""
+    height, width = shape[-2], shape[-1]
+    rows, _, blocks, block = tile
+    stripes = -(-height // rows)
+    return stripes, math.prod(shape[:-2]) * stripes, -(-width // (blocks * block)) * blocks * block + 2 * radius
+
+
+def filter_constants(taps: tuple[float, ...], tile: tuple[int, int, int, int]) -> dict:
+    """The fused kernel's compile-time constants of a high-pass of ``taps`` (none to skip it) under ``tile``."""
+    rows, vertical, blocks, block = tile
+    return dict(TAPS=tuple(taps), HIGHPASS=bool(taps), RADIUS=len(taps) // 2, TR=rows, VW=vertical, HB=blocks,
+                HC=block, TR_LEVELS=rows.bit_length() - 1, HC_LEVELS=block.bit_length() - 1)
 
 
 def cell_mode(grid_w: int) -> int:

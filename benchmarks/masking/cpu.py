@@ -212,8 +212,8 @@ def run(repeats: int, batch: int, workers: int, seed: int = 0) -> dict:
     rate, rate_masked = (batch / (ms[name] / 1e3) for name in pipelines)
     epochs = loader_epochs_ms(pipelines, photo, workers=workers, batch=batch, batches=LOADER_BATCHES,
                               repeats=repeats)
-    views = batch * LOADER_BATCHES
-    loader = {name: views / (statistics.median(ms) / 1e3) for name, ms in epochs.items()}
+    per_epoch = batch * LOADER_BATCHES
+    loader = {name: per_epoch / (statistics.median(ms) / 1e3) for name, ms in epochs.items()}
     # each repeat's pair of neighbouring epochs: the share of views/s the mask cost in that pair
     pairs = [100 * (1 - plain / masked) for plain, masked in zip(epochs["plain"], epochs["masked"])]
     pipeline = {
@@ -224,7 +224,7 @@ def run(repeats: int, batch: int, workers: int, seed: int = 0) -> dict:
         "mscn_cost_percent": 100 * (rate / rate_masked - 1),
         "dataloader": {
             "workers": workers,
-            "views_per_epoch": views,
+            "views_per_epoch": per_epoch,
             "epochs": repeats,
             "simclr_views_per_s": loader["plain"],
             "simclr_mscn_views_per_s": loader["masked"],

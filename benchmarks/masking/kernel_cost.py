@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import math
 import re
 import subprocess
 import tempfile
@@ -51,20 +50,15 @@ _TARGET = re.compile(r"(?:\S+\s*,\s*)*(0x[0-9a-f]+)\s*$")
 
 @dataclass(frozen=True)
 class Call:
-    """One call of the fused kernel: whether it filters, and its mask (``"none"``, ``"element"``:
-    15% of the elements, or ``"MSCNMask"``: a draw of the default policy)."""
+    """One call of the fused kernel, with the high-pass: its mask (``"none"``, ``"element"``: 15% of
+    the elements, or ``"MSCNMask"``: a draw of the default policy)."""
 
     name: str
-    highpass: bool
     mask: str
 
 
-def calls() -> tuple[Call, ...]:
-    return (
-        Call("high-pass", True, "none"),
-        Call("high-pass + noise fill, element mask", True, "element"),
-        Call("MSCNMask", True, "MSCNMask"),
-    )
+#: The calls counted.
+CALLS = (Call("high-pass", "none"), Call("high-pass + noise fill, element mask", "element"), Call("MSCNMask", "MSCNMask"))
 
 
 @dataclass(frozen=True)
@@ -114,20 +108,12 @@ def compile_kernel(call: Call, masked: Launch, setting: dict, shape: tuple[int, 
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    rows, vertical, blocks, block = setting["TILE"]
     height, width = shape[-2:]
-    taps = _triton._taps(sigma, _triton._kernel_size(sigma, None)) if call.highpass else ()
-    radius = len(taps) // 2
-    stripes = -(-height // rows)
-    integers = {
-        "total": math.prod(shape[:-2]) * stripes, "stripes": stripes, "height": height, "width": width,
-        "padded": -(-width // (blocks * block)) * blocks * block + 2 * radius, **masked.integers,
-    }
-    constants = {
-        "TAPS": tuple(taps), "HIGHPASS": call.highpass, "RADIUS": radius, **masked.constants, "TR": rows,
-        "VW": vertical, "HB": blocks, "HC": block, "TR_LEVELS": rows.bit_length() - 1,
-        "HC_LEVELS": block.bit_length() - 1,
-    }
+    taps = _triton._taps(sigma, _triton._kernel_size(sigma, None))
+    stripes, total, padded = _triton.launch_sizes(shape, len(taps) // 2, setting["TILE"])
+    integers = {"total": total, "stripes": stripes, "height": height, "width": width, "padded": padded,
+                **masked.integers}
+    constants = {**masked.constants, **_triton.filter_constants(taps, setting["TILE"])}
     names = _triton._fused.arg_names
     signature, attrs = {}, {}
     for index, name in enumerate(names):
@@ -241,11 +227,11 @@ def cost(call: Call, masked: Launch, setting: dict, shape: tuple[int, ...], arch
     rows, vertical, blocks, block = setting["TILE"]
     height, width = shape[-2:]
     lines, resources = disassemble(compile_kernel(call, masked, setting, shape, arch, sigma))
-    trips = ((-(-width // vertical),) if call.highpass else ()) + (-(-width // (blocks * block)),)
+    trips = (-(-width // vertical), -(-width // (blocks * block)))
     noise = masked.constants["NOISE"]
     noisy = noisy_share(masked.mask, rows, blocks * block) if noise else None
     per_program, per_stripe, noise_block = issued(lines, noise, trips, noisy or 0.0)
-    stripes = math.prod(shape[:-2]) * -(-height // rows)
+    stripes = _triton.launch_sizes(shape, 0, setting["TILE"])[1]
     per_sm = setting["PROGRAMS_PER_SM"]
     programs = stripes if per_sm is None else min(stripes, per_sm * processors)
     opcodes = collections.Counter(opcode.split(".")[0] for _, opcode, _ in lines)
@@ -266,7 +252,7 @@ def run(args: argparse.Namespace) -> dict:
     settings = SETTINGS[: args.settings] if args.settings else SETTINGS
     rows = []
     print(f"{'call':<40} {'setting':<76} {'regs':>4} {'spill':>5} {'sass':>5} {'noisy':>6} {'warp instr':>11}")
-    for call in calls():
+    for call in CALLS:
         masked = launch(call, shape)
         for setting in settings:
             row = cost(call, masked, setting, shape, args.arch, processors=args.processors, sigma=args.sigma)

@@ -220,7 +220,7 @@ def device_name(device: torch.device) -> str:
 def run(args: argparse.Namespace) -> dict:
     device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     on_gpu = device.type == "cuda"
-    batch = args.batch or (256 if on_gpu else 64)  # on a CPU, 37 MB: more than a last-level cache
+    batch = args.batch or (256 if on_gpu else 64)  # on a CPU, 37 MB: more than its caches (and fresh memory)
     spec_batch = args.spec_batch or (256 if on_gpu else 8)
     generator = torch.Generator(device=device).manual_seed(0)
     rows = []

@@ -49,7 +49,7 @@ def render(result: dict) -> str:
         f"| views/s lost to masking | {loader['views_lost_percent']:.1f}% | {lost:.1f}% |",
         "",
         f"Views/s in one process: from the median of {result['repeats']} repeats of {pipe['views_per_repeat']} views; "
-        f"in the DataLoader: the median of {loader['epochs']} epochs of {loader['views_per_epoch']} views.",
+        f"in the DataLoader: the median of {loader.get('epochs', 'its')} epochs of {loader['views_per_epoch']} views.",
     ]
     pairs = loader.get("views_lost_percent_of_pairs")  # (runs before it was recorded lack it)
     if pairs:

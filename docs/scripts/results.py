@@ -98,16 +98,16 @@ def peers_markdown(result: dict) -> str:
         piped_targets = {t["ratio"]: t for t in result.get("targets_pipelined", [])}
         extra = " | back to back | met back to back" if piped_targets else ""
         lines += [f"| target | measured | at most | met{extra} |", "|---|---:|---:|---|" + ("---:|---|" if extra else "")]
-        def verdict(target: dict) -> str:  # "measured | met" cells
+        def verdict(target: dict) -> tuple[str, str]:  # the "measured" and "met" cells
             if target.get("measured") is None:
-                return f"- | not measured ({', '.join(target.get('missing', []))} not timed)"
-            return f"{target['measured']:.3f} | {'yes' if target['met'] else 'no'}"
+                return "-", f"not measured ({', '.join(target.get('missing', []))} not timed)"
+            return f"{target['measured']:.3f}", "yes" if target["met"] else "no"
 
         for t in result["targets"]:
-            measured, met = verdict(t).split(" | ", 1)
+            measured, met = verdict(t)
             line = f"| {t['ratio']} | {measured} | {t['at_most']:.3f} | {met} |"
             if extra and t["ratio"] in piped_targets:
-                line += f" {verdict(piped_targets[t['ratio']])} |"
+                line += " {} | {} |".format(*verdict(piped_targets[t["ratio"]]))
             elif extra:
                 line += " - | - |"
             lines.append(line)

@@ -33,7 +33,7 @@ def test_noisy_share_counts_tiles_holding_a_masked_element():
 
 
 def test_launch_passes_what_the_draw_packs():
-    calls = {call.mask: call for call in kernel_cost.calls()}
+    calls = {call.mask: call for call in kernel_cost.CALLS}
     drawn = kernel_cost.launch(calls["MSCNMask"], (2, 3, 64, 64))
     # MSCNMask's defaults: 32-pixel cells read as bits, boxes per channel, noise
     assert drawn.constants == {"MASK": 3, "FOCAL": True, "NOISE": True, "INVERT": False}
@@ -47,7 +47,7 @@ def test_launch_passes_what_the_draw_packs():
 @pytest.fixture(scope="module")
 def costs():
     setting = tune.SETTINGS[0]
-    calls = {call.mask: call for call in kernel_cost.calls()}
+    calls = {call.mask: call for call in kernel_cost.CALLS}
     drawn = kernel_cost.launch(calls["MSCNMask"], SHAPE)
     one_by_one = dataclasses.replace(drawn, constants={**drawn.constants, "MASK": 2})
     launches = {
@@ -87,5 +87,5 @@ def test_branches_without_an_address_or_subroutines_are_refused():
 def test_main_writes_a_table(tmp_path):
     out = tmp_path / "cost.json"
     result = kernel_cost.main(["--batch", "1", "--size", "64", "--sigma", "1", "--settings", "1", "--out", str(out)])
-    assert [row["call"] for row in result["rows"]] == [call.name for call in kernel_cost.calls()]
+    assert [row["call"] for row in result["rows"]] == [call.name for call in kernel_cost.CALLS]
     assert result["arch"] == "sm_90" and out.exists()
